@@ -1,0 +1,5 @@
+module tasksvc
+
+go 1.26.8
+
+require github.com/lib/pq v1.12.3

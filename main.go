@@ -1,0 +1,472 @@
+// Command tasksvc is a small task (to-do) REST API: six endpoints under
+// /api/{user_id}/tasks, a drop-in replacement for the FastAPI service in the
+// seed plan. Tasks live in PostgreSQL when DATABASE_URL is set, in memory
+// otherwise.
+//
+// Run it with `go run .`; configuration comes from the environment and an
+// optional .env file (see README.md).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"regexp"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.LookupEnv, ".env", os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "tasksvc: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// Server timeouts. WriteTimeout must exceed pgQueryTimeout so a slow
+// database still gets its 503 written.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 10 * time.Second
+	readyzTimeout     = 2 * time.Second
+)
+
+// lookupFunc reads one environment variable, like os.LookupEnv.
+type lookupFunc func(key string) (string, bool)
+
+// run starts the service and blocks until ctx is cancelled (SIGINT or
+// SIGTERM), then shuts down gracefully. It returns an error only when the
+// service cannot start or stops abnormally.
+func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io.Writer) error {
+	lookupEnv, err := withDotenv(lookupEnv, dotenvPath)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(lookupEnv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           newServer(log, store, cfg.CORS),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	// A fresh context: ctx is already cancelled, and Shutdown needs time to
+	// let the requests in flight finish.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("shutdown cut requests short", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// openStore returns the PostgreSQL store when DATABASE_URL is set and the
+// in-memory store otherwise, saying loudly that memory does not persist.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, error) {
+	if cfg.Postgres == nil {
+		log.Warn("DATABASE_URL is not set: tasks are kept IN MEMORY ONLY and are lost when the process stops")
+		return newMemStore(), nil
+	}
+	t := cfg.PostgresTarget
+	if t.DroppedChannelBinding {
+		log.Warn("channel_binding in DATABASE_URL is not supported by the driver and was ignored; " +
+			"use sslmode=verify-full&sslrootcert=system to authenticate the server")
+	}
+	log.Info("connecting to PostgreSQL", "host", t.Host, "database", t.Database, "user", t.User, "sslmode", t.SSLMode)
+	store, err := openPostgres(ctx, *cfg.Postgres)
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL at %s/%s: %w", t.Host, t.Database, err)
+	}
+	return store, nil
+}
+
+// ---------------------------------------------------------------------------
+// Configuration
+
+// config is everything the service reads from its environment.
+type config struct {
+	Addr           string     // listen address, from PORT
+	Postgres       *pq.Config // nil: in-memory store
+	PostgresTarget pgTarget
+	CORS           corsPolicy
+}
+
+const (
+	defaultPort        = "8000"
+	defaultCORSOrigins = "http://localhost:3000"
+)
+
+// loadConfig reads and checks every setting; a bad value is an error that
+// names the variable.
+func loadConfig(lookupEnv lookupFunc) (config, error) {
+	var cfg config
+	port := getenvDefault(lookupEnv, "PORT", defaultPort)
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return config{}, fmt.Errorf("PORT must be a number from 0 to 65535, not %q", port)
+	}
+	cfg.Addr = ":" + port
+
+	if raw := getenvDefault(lookupEnv, "DATABASE_URL", ""); raw != "" {
+		pgCfg, target, err := parsePostgresURL(raw)
+		if err != nil {
+			return config{}, err
+		}
+		cfg.Postgres, cfg.PostgresTarget = &pgCfg, target
+	}
+
+	cors, err := parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins))
+	if err != nil {
+		return config{}, err
+	}
+	cfg.CORS = cors
+	return cfg, nil
+}
+
+// getenvDefault returns the variable's value, or def when it is unset or
+// empty.
+func getenvDefault(lookupEnv lookupFunc, key, def string) string {
+	if v, ok := lookupEnv(key); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+var dotenvKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// withDotenv returns a lookup that prefers the real environment and falls
+// back to the KEY=VALUE lines of the file at path. A missing file is fine; a
+// malformed line is an error, because silently skipping, say, a mistyped
+// DATABASE_URL line would start the service on the memory store.
+func withDotenv(lookupEnv lookupFunc, path string) (lookupFunc, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return lookupEnv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	vars, err := parseDotenv(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return func(key string) (string, bool) {
+		if v, ok := lookupEnv(key); ok {
+			return v, true
+		}
+		v, ok := vars[key]
+		return v, ok
+	}, nil
+}
+
+// parseDotenv reads lines of KEY=VALUE. Blank lines and lines starting with
+// # are skipped, an "export " prefix is allowed, a value may be wrapped in
+// single or double quotes, and an unquoted value ends at " #".
+func parseDotenv(r io.Reader) (map[string]string, error) {
+	vars := make(map[string]string)
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		key, value, ok := strings.Cut(line, "=")
+		key = strings.TrimSpace(key)
+		if !ok || !dotenvKey.MatchString(key) {
+			return nil, fmt.Errorf("line %d: expected KEY=VALUE", n)
+		}
+		value = strings.TrimSpace(value)
+		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
+			value = value[1 : len(value)-1]
+		} else if i := strings.Index(value, " #"); i >= 0 {
+			value = strings.TrimSpace(value[:i])
+		}
+		vars[key] = value
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return vars, nil
+}
+
+// corsPolicy says which browser origins may call the API.
+type corsPolicy struct {
+	anyOrigin bool
+	origins   []string
+}
+
+func (p corsPolicy) allows(origin string) bool {
+	return p.anyOrigin || slices.Contains(p.origins, origin)
+}
+
+// parseCORSOrigins reads CORS_ORIGINS: "*" or a comma-separated list of
+// origins such as http://localhost:3000. A trailing slash is dropped, since
+// browsers never send one and the entry would otherwise never match.
+func parseCORSOrigins(s string) (corsPolicy, error) {
+	var p corsPolicy
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		switch {
+		case o == "":
+			continue
+		case o == "*":
+			p.anyOrigin = true
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			return corsPolicy{}, fmt.Errorf("CORS_ORIGINS: %q is not an origin like http://localhost:3000", o)
+		}
+		p.origins = append(p.origins, o)
+	}
+	return p, nil
+}
+
+// ---------------------------------------------------------------------------
+// HTTP wiring
+
+// newServer returns the whole HTTP API: the routes, wrapped in the
+// middleware every response goes through.
+func newServer(log *slog.Logger, store taskStore, cors corsPolicy) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, log, store)
+	return withLogging(log, withCORS(cors, muxErrorsAsJSON(mux)))
+}
+
+// addRoutes lists every endpoint of the service.
+func addRoutes(mux *http.ServeMux, log *slog.Logger, store taskStore) {
+	mux.Handle("GET /api/{user_id}/tasks", handleListTasks(log, store))
+	mux.Handle("POST /api/{user_id}/tasks", handleCreateTask(log, store))
+	mux.Handle("GET /api/{user_id}/tasks/{task_id}", handleGetTask(log, store))
+	mux.Handle("PUT /api/{user_id}/tasks/{task_id}", handleUpdateTask(log, store))
+	mux.Handle("DELETE /api/{user_id}/tasks/{task_id}", handleDeleteTask(log, store))
+	mux.Handle("PATCH /api/{user_id}/tasks/{task_id}/complete", handleToggleTask(log, store))
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", handleReadyz(log, store))
+}
+
+// handleHealthz answers 200 while the process runs.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// handleReadyz answers 200 when the store answers, 503 when it does not.
+func handleReadyz(log *slog.Logger, store taskStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), readyzTimeout)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			writeError(w, r, log, fmt.Errorf("readyz: %w: %w", errStoreUnavailable, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+// muxErrorsAsJSON makes the mux's own answers JSON. The standard mux writes
+// 404 and 405 as text and redirects paths containing "//", "." or ".."
+// segments to a cleaned path. The cleaned path may name another user's
+// resource (/api/a/../b/tasks), so instead of redirecting we answer 404.
+func muxErrorsAsJSON(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isCleanPath(r.URL.Path) {
+			writeJSON(w, http.StatusNotFound, detail{"Not Found"})
+			return
+		}
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // sets the path values h would not see
+			return
+		}
+		rec := &discardWriter{header: make(http.Header)}
+		h.ServeHTTP(rec, r)
+		if rec.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+			writeJSON(w, http.StatusMethodNotAllowed, detail{"Method Not Allowed"})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, detail{"Not Found"})
+	})
+}
+
+// isCleanPath reports whether the mux would serve p as it is rather than
+// redirect it: no empty, "." or ".." segments.
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return !strings.Contains(p, "//")
+}
+
+// discardWriter keeps a response's status and headers and drops its body.
+type discardWriter struct {
+	header http.Header
+	status int
+}
+
+func (d *discardWriter) Header() http.Header { return d.header }
+
+func (d *discardWriter) WriteHeader(status int) {
+	if d.status == 0 {
+		d.status = status
+	}
+}
+
+func (d *discardWriter) Write(b []byte) (int, error) {
+	d.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
+// CORS answers, as FastAPI's CORSMiddleware configured for this service
+// would give them.
+var corsMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
+
+const (
+	corsExposeHeaders = "Location, Retry-After"
+	corsMaxAge        = "600"
+)
+
+// withCORS adds CORS headers for allowed origins and answers preflight
+// requests itself, without reaching the routes or the store.
+func withCORS(p corsPolicy, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if !p.anyOrigin {
+			h.Add("Vary", "Origin") // the answer depends on the origin
+		}
+		origin := r.Header.Get("Origin")
+		preflight := r.Method == http.MethodOptions && origin != "" &&
+			r.Header.Get("Access-Control-Request-Method") != ""
+		if origin == "" || !p.allows(origin) {
+			if preflight {
+				writeJSON(w, http.StatusBadRequest, detail{"Disallowed CORS origin"})
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if p.anyOrigin {
+			h.Set("Access-Control-Allow-Origin", "*")
+		} else {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+		if !preflight {
+			h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+			next.ServeHTTP(w, r)
+			return
+		}
+		method := r.Header.Get("Access-Control-Request-Method")
+		if !slices.Contains(corsMethods, method) {
+			writeJSON(w, http.StatusBadRequest, detail{"Disallowed CORS method"})
+			return
+		}
+		h.Set("Access-Control-Allow-Methods", strings.Join(corsMethods, ", "))
+		if reqHeaders := r.Header.Get("Access-Control-Request-Headers"); reqHeaders != "" {
+			h.Set("Access-Control-Allow-Headers", reqHeaders)
+		}
+		h.Set("Access-Control-Max-Age", corsMaxAge)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// withLogging writes one access-log line per request and turns a panic in a
+// handler into a logged stack and a JSON 500.
+func withLogging(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p) // net/http's way to abort a response; let it through
+				}
+				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeJSON(sw, http.StatusInternalServerError, detail{"Internal Server Error"})
+				}
+			}
+			log.Info("request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "duration", time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+	s.ResponseWriter.WriteHeader(status)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,563 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
+	_ "embed"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+)
+
+// taskStore keeps tasks. Every method is scoped to one user: a task of
+// another user behaves exactly like a missing one. Writes return the task as
+// stored, so what a write returns is what a later read returns.
+//
+// Errors: errTaskNotFound when the task does not exist for that user;
+// errStoreUnavailable (wrapped with its cause) when the backing database
+// cannot be reached; anything else is internal.
+type taskStore interface {
+	// ListTasks returns the user's tasks ordered by (created_at, id). The
+	// slice is empty, never nil, when there are none.
+	ListTasks(ctx context.Context, userID string) ([]Task, error)
+	// CreateTask stores a new, not-completed task with a fresh id.
+	CreateTask(ctx context.Context, userID string, in newTask) (Task, error)
+	// GetTask returns one task or errTaskNotFound.
+	GetTask(ctx context.Context, userID, id string) (Task, error)
+	// UpdateTask applies the fields set in u and always moves updated_at
+	// forward; errTaskNotFound if there is no such task.
+	UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (Task, error)
+	// DeleteTask removes one task or returns errTaskNotFound.
+	DeleteTask(ctx context.Context, userID, id string) error
+	// ToggleTask flips is_completed atomically: N concurrent toggles flip
+	// it N times. errTaskNotFound if there is no such task.
+	ToggleTask(ctx context.Context, userID, id string) (Task, error)
+	// Ping reports whether the store can answer; errStoreUnavailable if not.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+var (
+	// errTaskNotFound means no task with that id belongs to that user.
+	errTaskNotFound = errors.New("task not found")
+	// errStoreUnavailable means the database could not be reached or did
+	// not answer in time; the request may succeed if retried later.
+	errStoreUnavailable = errors.New("task store unavailable")
+)
+
+// newTask is what a client may set when creating a task.
+type newTask struct {
+	Title       string
+	Description *string
+}
+
+// taskUpdate is a partial update: nil pointers leave the field alone.
+// Description needs a separate flag because null is a value for it
+// ("clear the description"), not the absence of one.
+type taskUpdate struct {
+	Title          *string
+	SetDescription bool
+	Description    *string
+	IsCompleted    *bool
+}
+
+// newTaskID returns a random version 7 UUID, lowercase and hyphenated. Its
+// leading millisecond timestamp keeps new rows at the right-hand end of the
+// primary-key index instead of scattering them.
+func newTaskID() string {
+	var u [16]byte
+	binary.BigEndian.PutUint64(u[:8], uint64(time.Now().UnixMilli())<<16)
+	rand.Read(u[6:]) // never fails (crypto/rand documents it)
+	u[6] = 0x70 | u[6]&0x0f
+	u[8] = 0x80 | u[8]&0x3f
+	return formatUUID(u)
+}
+
+// formatUUID writes u in the canonical 8-4-4-4-12 lowercase form.
+func formatUUID(u [16]byte) string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+// storeTime is how both stores hold a timestamp: UTC, microsecond precision,
+// which is what PostgreSQL's timestamptz keeps.
+func storeTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL
+
+//go:embed schema.sql
+var schemaSQL string
+
+// schemaLockKey serialises schema creation between instances starting at the
+// same moment: concurrent CREATE TABLE IF NOT EXISTS can still collide in
+// PostgreSQL's catalog. Any constant works; this one spells "tasksvc".
+const schemaLockKey = 0x7461736b737663
+
+// Pool settings. Neon closes idle connections when it suspends a compute
+// (after five idle minutes by default), so idle connections are dropped a
+// little before that; database/sql replaces a dead one transparently.
+const (
+	pgMaxConns        = 20
+	pgConnMaxIdleTime = 4 * time.Minute
+	pgConnMaxLifetime = 30 * time.Minute
+	// pgQueryTimeout bounds each store call, so a database that stops
+	// answering mid-request yields a 503 instead of a hung request. It must
+	// stay below the HTTP server's WriteTimeout.
+	pgQueryTimeout = 15 * time.Second
+	// pgDefaultConnectTimeout applies when the URL gives no connect_timeout,
+	// so a dead host fails start-up instead of hanging it.
+	pgDefaultConnectTimeout = 10 * time.Second
+)
+
+// pgStore is the PostgreSQL taskStore. It uses plain parameterised queries,
+// each sent in one round trip (see parsePostgresURL), and no named prepared
+// statements, so transaction-mode poolers such as PgBouncer and Neon's
+// pooled endpoint work.
+type pgStore struct {
+	db *sql.DB
+}
+
+var _ taskStore = (*pgStore)(nil)
+
+// pgTarget describes where a connection URL points, for logs. It never
+// includes the password.
+type pgTarget struct {
+	Host, Database, User, SSLMode string
+	DroppedChannelBinding         bool
+}
+
+// parsePostgresURL turns DATABASE_URL into a lib/pq configuration. It accepts
+// the URL exactly as Neon's console shows it: lib/pq does not implement
+// channel_binding and would pass it to the server as a run-time parameter,
+// which the server refuses, so it is removed here. Errors never repeat the
+// URL, because it holds the password.
+func parsePostgresURL(raw string) (pq.Config, pgTarget, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		return pq.Config{}, pgTarget{}, fmt.Errorf("DATABASE_URL is not a valid URL: %v", err)
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return pq.Config{}, pgTarget{}, errors.New("DATABASE_URL must start with postgres:// or postgresql://")
+	}
+	cfg, err := pq.NewConfig(raw)
+	if err != nil {
+		msg := err.Error()
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+		return pq.Config{}, pgTarget{}, fmt.Errorf("DATABASE_URL is not usable: %s", msg)
+	}
+	if !u.Query().Has("binary_parameters") {
+		// Without it lib/pq sends each parameterised query as two protocol
+		// round trips (Parse/Describe/Sync, then Bind/Execute/Sync). A
+		// transaction-mode pooler may hand those to different server
+		// connections, which was measured here to fail or, worse, run
+		// another statement's SQL. With it the query is one round trip.
+		cfg.BinaryParameters = true
+	}
+	_, dropped := cfg.Runtime["channel_binding"]
+	delete(cfg.Runtime, "channel_binding")
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = pgDefaultConnectTimeout
+	}
+	target := pgTarget{
+		Host:                  cfg.Host,
+		Database:              cfg.Database,
+		User:                  cfg.User,
+		SSLMode:               string(cfg.SSLMode),
+		DroppedChannelBinding: dropped,
+	}
+	return cfg, target, nil
+}
+
+// openPostgres connects with cfg and applies the embedded schema. A database
+// that cannot be reached is an error: the service does not start half-ready.
+func openPostgres(ctx context.Context, cfg pq.Config) (*pgStore, error) {
+	connector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure PostgreSQL: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(pgMaxConns)
+	db.SetMaxIdleConns(pgMaxConns)
+	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
+	db.SetConnMaxLifetime(pgConnMaxLifetime)
+	s := &pgStore{db: db}
+	if err := s.applySchema(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// applySchema runs schema.sql in one transaction, holding an advisory lock
+// so that instances starting together take turns.
+func (s *pgStore) applySchema(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return classify("apply schema", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", schemaLockKey); err != nil {
+		return classify("apply schema", err)
+	}
+	if _, err := tx.ExecContext(ctx, schemaSQL); err != nil {
+		return classify("apply schema", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return classify("apply schema", err)
+	}
+	return nil
+}
+
+const taskColumns = `id, user_id, title, description, is_completed, created_at, updated_at`
+
+// bumpUpdatedAt moves updated_at strictly forward even when two writes fall
+// in the same microsecond or the clock steps back, so every successful
+// write changes it.
+const bumpUpdatedAt = `updated_at = GREATEST(now(), updated_at + interval '1 microsecond')`
+
+const (
+	listTasksSQL = `SELECT ` + taskColumns + ` FROM task
+		WHERE user_id = $1 ORDER BY created_at, id`
+	createTaskSQL = `INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING ` + taskColumns
+	getTaskSQL = `SELECT ` + taskColumns + ` FROM task
+		WHERE user_id = $1 AND id = $2`
+	updateTaskSQL = `UPDATE task SET
+			title = COALESCE($3, title),
+			description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
+			is_completed = COALESCE($6::boolean, is_completed),
+			` + bumpUpdatedAt + `
+		WHERE user_id = $1 AND id = $2 RETURNING ` + taskColumns
+	deleteTaskSQL = `DELETE FROM task WHERE user_id = $1 AND id = $2`
+	toggleTaskSQL = `UPDATE task SET is_completed = NOT is_completed, ` + bumpUpdatedAt + `
+		WHERE user_id = $1 AND id = $2 RETURNING ` + taskColumns
+)
+
+// rowScanner is what *sql.Row and *sql.Rows have in common.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// scanTask reads one row selected with taskColumns.
+func scanTask(row rowScanner) (Task, error) {
+	var t Task
+	var description sql.NullString
+	if err := row.Scan(&t.ID, &t.UserID, &t.Title, &description, &t.IsCompleted, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		return Task{}, err
+	}
+	if description.Valid {
+		t.Description = &description.String
+	}
+	t.CreatedAt = storeTime(t.CreatedAt)
+	t.UpdatedAt = storeTime(t.UpdatedAt)
+	return t, nil
+}
+
+// ListTasks implements taskStore.
+func (s *pgStore) ListTasks(ctx context.Context, userID string) ([]Task, error) {
+	ctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, listTasksSQL, userID)
+	if err != nil {
+		return nil, classify("list tasks", err)
+	}
+	defer rows.Close()
+	tasks := make([]Task, 0)
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, classify("list tasks", err)
+		}
+		tasks = append(tasks, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("list tasks", err)
+	}
+	return tasks, nil
+}
+
+// CreateTask implements taskStore.
+func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask) (Task, error) {
+	id := newTaskID()
+	t, err := s.queryTask(ctx, "create task", createTaskSQL, id, userID, in.Title, in.Description)
+	if pq.As(err, pqerror.UniqueViolation) != nil {
+		// The id was made by this call, so a duplicate means database/sql
+		// retried the INSERT after a connection broke and the first attempt
+		// had committed. That row is this call's task.
+		return s.GetTask(ctx, userID, id)
+	}
+	return t, err
+}
+
+// GetTask implements taskStore.
+func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) {
+	return s.queryTask(ctx, "get task", getTaskSQL, userID, id)
+}
+
+// UpdateTask implements taskStore in one statement, so a concurrent toggle
+// can never be lost between a read and a write.
+func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (Task, error) {
+	return s.queryTask(ctx, "update task", updateTaskSQL,
+		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted)
+}
+
+// DeleteTask implements taskStore.
+func (s *pgStore) DeleteTask(ctx context.Context, userID, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
+	defer cancel()
+	res, err := s.db.ExecContext(ctx, deleteTaskSQL, userID, id)
+	if err != nil {
+		return classify("delete task", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return classify("delete task", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete task: %w", errTaskNotFound)
+	}
+	return nil
+}
+
+// ToggleTask implements taskStore with a single UPDATE … SET x = NOT x, which
+// PostgreSQL serialises on the row lock.
+func (s *pgStore) ToggleTask(ctx context.Context, userID, id string) (Task, error) {
+	return s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id)
+}
+
+// Ping implements taskStore.
+func (s *pgStore) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w: %w", errStoreUnavailable, err)
+	}
+	return nil
+}
+
+// Close implements taskStore.
+func (s *pgStore) Close() error {
+	return s.db.Close()
+}
+
+// queryTask runs a statement that returns at most one task row.
+func (s *pgStore) queryTask(ctx context.Context, op, query string, args ...any) (Task, error) {
+	ctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
+	defer cancel()
+	t, err := scanTask(s.db.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		return Task{}, classify(op, err)
+	}
+	return t, nil
+}
+
+// classify wraps a database error with the operation and translates the
+// ones handlers act on: no row is errTaskNotFound, a connection problem is
+// errStoreUnavailable. The driver error stays in the chain for the log.
+func classify(op string, err error) error {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%s: %w", op, errTaskNotFound)
+	case isConnectionError(err):
+		return fmt.Errorf("%s: %w: %w", op, errStoreUnavailable, err)
+	default:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+}
+
+// isConnectionError reports whether err means the database could not be
+// reached or answered in time, rather than that the statement was wrong.
+func isConnectionError(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	if pqErr, ok := errors.AsType[*pq.Error](err); ok {
+		switch pqErr.Code.Class() {
+		case "08", // connection exception
+			"53", // insufficient resources, e.g. too many connections
+			"57": // operator intervention: shutdown, starting up, cancelled
+			return true
+		}
+	}
+	return false
+}
+
+// ---------------------------------------------------------------------------
+// In memory
+
+// memStore is the taskStore used when no DATABASE_URL is set, and the fake
+// the handler tests run on. It mirrors pgStore exactly: the same ordering,
+// microsecond timestamps and updated_at rule.
+type memStore struct {
+	mu    sync.RWMutex               // guards tasks
+	tasks map[string]map[string]Task // user_id → id → task
+	now   func() time.Time
+}
+
+var _ taskStore = (*memStore)(nil)
+
+// newMemStore returns an empty in-memory store.
+func newMemStore() *memStore {
+	return &memStore{tasks: make(map[string]map[string]Task), now: time.Now}
+}
+
+// ListTasks implements taskStore.
+func (m *memStore) ListTasks(_ context.Context, userID string) ([]Task, error) {
+	m.mu.RLock()
+	tasks := make([]Task, 0, len(m.tasks[userID]))
+	for _, t := range m.tasks[userID] {
+		tasks = append(tasks, t.clone())
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(tasks, func(a, b Task) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return tasks, nil
+}
+
+// CreateTask implements taskStore.
+func (m *memStore) CreateTask(_ context.Context, userID string, in newTask) (Task, error) {
+	now := storeTime(m.now())
+	t := Task{
+		ID:          newTaskID(),
+		UserID:      userID,
+		Title:       in.Title,
+		Description: cloneString(in.Description),
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tasks[userID] == nil {
+		m.tasks[userID] = make(map[string]Task)
+	}
+	m.tasks[userID][t.ID] = t
+	return t.clone(), nil
+}
+
+// GetTask implements taskStore.
+func (m *memStore) GetTask(_ context.Context, userID, id string) (Task, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t, ok := m.tasks[userID][id]
+	if !ok {
+		return Task{}, fmt.Errorf("get task: %w", errTaskNotFound)
+	}
+	return t.clone(), nil
+}
+
+// UpdateTask implements taskStore.
+func (m *memStore) UpdateTask(_ context.Context, userID, id string, u taskUpdate) (Task, error) {
+	return m.modify("update task", userID, id, func(t *Task) {
+		if u.Title != nil {
+			t.Title = *u.Title
+		}
+		if u.SetDescription {
+			t.Description = cloneString(u.Description)
+		}
+		if u.IsCompleted != nil {
+			t.IsCompleted = *u.IsCompleted
+		}
+	})
+}
+
+// DeleteTask implements taskStore.
+func (m *memStore) DeleteTask(_ context.Context, userID, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.tasks[userID][id]; !ok {
+		return fmt.Errorf("delete task: %w", errTaskNotFound)
+	}
+	delete(m.tasks[userID], id)
+	return nil
+}
+
+// ToggleTask implements taskStore.
+func (m *memStore) ToggleTask(_ context.Context, userID, id string) (Task, error) {
+	return m.modify("toggle task", userID, id, func(t *Task) {
+		t.IsCompleted = !t.IsCompleted
+	})
+}
+
+// Ping implements taskStore; memory always answers.
+func (m *memStore) Ping(context.Context) error { return nil }
+
+// Close implements taskStore.
+func (m *memStore) Close() error { return nil }
+
+// modify applies change to one task under the write lock and bumps
+// updated_at the way bumpUpdatedAt does in SQL.
+func (m *memStore) modify(op, userID, id string, change func(*Task)) (Task, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tasks[userID][id]
+	if !ok {
+		return Task{}, fmt.Errorf("%s: %w", op, errTaskNotFound)
+	}
+	change(&t)
+	t.UpdatedAt = later(storeTime(m.now()), t.UpdatedAt.Add(time.Microsecond))
+	m.tasks[userID][id] = t
+	return t.clone(), nil
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// clone returns a copy of t that shares no memory with it, so callers
+// cannot change what the store holds.
+func (t Task) clone() Task {
+	t.Description = cloneString(t.Description)
+	return t
+}
+
+// cloneString copies the string a pointer points to.
+func cloneString(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	return &c
+}

@@ -1,0 +1,556 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Task is one to-do item, as stored and as every endpoint returns it.
+type Task struct {
+	ID          string
+	UserID      string
+	Title       string
+	Description *string // nil when the task has none
+	IsCompleted bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// timeLayout is RFC 3339 in UTC with exactly six fractional digits. The
+// default time.Time encoding trims trailing zeros and keeps the zone offset.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// MarshalJSON writes the contract's field names and timestamp format.
+func (t Task) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID          string  `json:"id"`
+		UserID      string  `json:"user_id"`
+		Title       string  `json:"title"`
+		Description *string `json:"description"`
+		IsCompleted bool    `json:"is_completed"`
+		CreatedAt   string  `json:"created_at"`
+		UpdatedAt   string  `json:"updated_at"`
+	}{t.ID, t.UserID, t.Title, t.Description, t.IsCompleted,
+		t.CreatedAt.UTC().Format(timeLayout), t.UpdatedAt.UTC().Format(timeLayout)})
+}
+
+// Limits from the contract, in Unicode code points (bytes for the body).
+const (
+	maxUserIDLen      = 255
+	maxTitleLen       = 500
+	maxDescriptionLen = 5000
+	maxBodyBytes      = 1 << 20
+)
+
+// ---------------------------------------------------------------------------
+// Handlers
+
+// handleListTasks answers GET /api/{user_id}/tasks.
+func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID := v.userID(r)
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		tasks, err := store.ListTasks(r.Context(), userID)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, tasks)
+	})
+}
+
+// handleCreateTask answers POST /api/{user_id}/tasks.
+func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID := v.userID(r)
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		fields := v.object(body)
+		in := newTask{
+			Title:       v.requiredTitle(fields),
+			Description: v.description(fields),
+		}
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		task, err := store.CreateTask(r.Context(), userID, in)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Location", "/api/"+url.PathEscape(userID)+"/tasks/"+task.ID)
+		writeJSON(w, http.StatusCreated, task)
+	})
+}
+
+// handleGetTask answers GET /api/{user_id}/tasks/{task_id}.
+func handleGetTask(log *slog.Logger, store taskStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID, taskID := v.userID(r), v.taskID(r)
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		task, err := store.GetTask(r.Context(), userID, taskID)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, task)
+	})
+}
+
+// handleUpdateTask answers PUT /api/{user_id}/tasks/{task_id}: absent fields
+// keep their value, "description": null clears it.
+func handleUpdateTask(log *slog.Logger, store taskStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID, taskID := v.userID(r), v.taskID(r)
+		body, err := readBody(w, r)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		fields := v.object(body)
+		var u taskUpdate
+		u.Title = v.optionalTitle(fields)
+		_, u.SetDescription = fields["description"]
+		u.Description = v.description(fields)
+		u.IsCompleted = v.optionalBool(fields, "is_completed")
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		task, err := store.UpdateTask(r.Context(), userID, taskID, u)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, task)
+	})
+}
+
+// handleDeleteTask answers DELETE /api/{user_id}/tasks/{task_id}.
+func handleDeleteTask(log *slog.Logger, store taskStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID, taskID := v.userID(r), v.taskID(r)
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if err := store.DeleteTask(r.Context(), userID, taskID); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"message": "Task deleted successfully"})
+	})
+}
+
+// handleToggleTask answers PATCH /api/{user_id}/tasks/{task_id}/complete.
+func handleToggleTask(log *slog.Logger, store taskStore) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID, taskID := v.userID(r), v.taskID(r)
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		task, err := store.ToggleTask(r.Context(), userID, taskID)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, task)
+	})
+}
+
+// ---------------------------------------------------------------------------
+// Request reading and validation
+
+// errBodyTooLarge is returned by readBody for a body over maxBodyBytes.
+var errBodyTooLarge = errors.New("request body too large")
+
+// errBodyUnreadable means the client stopped sending its body part-way.
+var errBodyUnreadable = errors.New("request body could not be read")
+
+// readBody reads the whole request body, up to maxBodyBytes. The
+// Content-Type is deliberately ignored: curl -d sends a form type.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, errBodyTooLarge
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBodyUnreadable, err)
+	}
+	return body, nil
+}
+
+// fieldError is one item of a 422 response, in FastAPI's shape.
+type fieldError struct {
+	Type string         `json:"type"`
+	Loc  []any          `json:"loc"`
+	Msg  string         `json:"msg"`
+	Ctx  map[string]any `json:"ctx,omitempty"`
+}
+
+// validationError carries every problem found in one request.
+type validationError struct {
+	items []fieldError
+}
+
+func (e *validationError) Error() string {
+	return fmt.Sprintf("invalid request: %d field errors", len(e.items))
+}
+
+// validator collects one fieldError per invalid field, so a request with
+// several problems gets them all in one 422, as FastAPI reports them.
+type validator struct {
+	items []fieldError
+}
+
+// err returns the collected problems, or nil if there were none.
+func (v *validator) err() error {
+	if len(v.items) == 0 {
+		return nil
+	}
+	return &validationError{items: v.items}
+}
+
+func (v *validator) add(typ, msg string, ctx map[string]any, loc ...any) {
+	v.items = append(v.items, fieldError{Type: typ, Loc: loc, Msg: msg, Ctx: ctx})
+}
+
+// userID returns the {user_id} path value: 1 to 255 code points of valid
+// UTF-8 without control characters.
+func (v *validator) userID(r *http.Request) string {
+	s := r.PathValue("user_id")
+	if v.text(s, 1, maxUserIDLen, "path", "user_id") && strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		v.add("value_error", "Value error, user_id must not contain control characters", nil, "path", "user_id")
+	}
+	return s
+}
+
+// taskID returns the {task_id} path value as a canonical (lowercase,
+// hyphenated) UUID.
+func (v *validator) taskID(r *http.Request) string {
+	id, ok := parseUUID(r.PathValue("task_id"))
+	if !ok {
+		v.add("uuid_parsing", "Input should be a valid UUID", nil, "path", "task_id")
+	}
+	return id
+}
+
+// object parses the body as a JSON object. Problems with the body as a
+// whole are reported at loc ["body"], as FastAPI does.
+func (v *validator) object(body []byte) map[string]json.RawMessage {
+	if len(bytes.TrimSpace(body)) == 0 {
+		v.add("missing", "Field required", nil, "body")
+		return nil
+	}
+	if !utf8.Valid(body) {
+		v.add("json_invalid", "JSON decode error", map[string]any{"error": "body is not valid UTF-8"}, "body", 0)
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	err := json.Unmarshal(body, &fields)
+	if syntaxErr, ok := errors.AsType[*json.SyntaxError](err); ok {
+		v.add("json_invalid", "JSON decode error", map[string]any{"error": syntaxErr.Error()}, "body", syntaxErr.Offset)
+		return nil
+	}
+	if err != nil {
+		v.add("model_attributes_type", "Input should be a valid dictionary or object to extract fields from", nil, "body")
+		return nil
+	}
+	if fields == nil { // the body was the JSON literal null
+		v.add("missing", "Field required", nil, "body")
+	}
+	return fields
+}
+
+// requiredTitle validates the title of a new task.
+func (v *validator) requiredTitle(fields map[string]json.RawMessage) string {
+	raw, ok := fields["title"]
+	if !ok {
+		if fields != nil {
+			v.add("missing", "Field required", nil, "body", "title")
+		}
+		return ""
+	}
+	s, _ := v.title(raw)
+	return s
+}
+
+// optionalTitle validates the title of an update: absent is nil, null is an
+// error (a task always has a title).
+func (v *validator) optionalTitle(fields map[string]json.RawMessage) *string {
+	raw, ok := fields["title"]
+	if !ok {
+		return nil
+	}
+	s, ok := v.title(raw)
+	if !ok {
+		return nil
+	}
+	return &s
+}
+
+func (v *validator) title(raw json.RawMessage) (string, bool) {
+	s, ok := v.string(raw, "title")
+	if !ok || !v.text(s, 1, maxTitleLen, "body", "title") {
+		return "", false
+	}
+	if strings.TrimSpace(s) == "" {
+		v.add("value_error", "Value error, title must not be only white space", nil, "body", "title")
+		return "", false
+	}
+	return s, true
+}
+
+// description validates an optional, nullable description.
+func (v *validator) description(fields map[string]json.RawMessage) *string {
+	raw, ok := fields["description"]
+	if !ok || isNull(raw) {
+		return nil
+	}
+	s, ok := v.string(raw, "description")
+	if !ok || !v.text(s, 0, maxDescriptionLen, "body", "description") {
+		return nil
+	}
+	return &s
+}
+
+// string decodes a JSON string field. Lone UTF-16 surrogates are refused:
+// encoding/json would silently turn them into U+FFFD.
+func (v *validator) string(raw json.RawMessage, field string) (string, bool) {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		v.add("string_type", "Input should be a valid string", nil, "body", field)
+		return "", false
+	}
+	if hasLoneSurrogate(raw) {
+		v.add("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string", nil, "body", field)
+		return "", false
+	}
+	return s, true
+}
+
+// text checks what every stored string must satisfy: valid UTF-8, no NUL
+// (PostgreSQL cannot store it), and a length in code points.
+func (v *validator) text(s string, minLen, maxLen int, loc ...any) bool {
+	if !utf8.ValidString(s) {
+		v.add("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string", nil, loc...)
+		return false
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		v.add("value_error", "Value error, text must not contain the NUL character (U+0000)", nil, loc...)
+		return false
+	}
+	n := utf8.RuneCountInString(s)
+	if n < minLen {
+		v.add("string_too_short", plural("String should have at least %d character", minLen), map[string]any{"min_length": minLen}, loc...)
+		return false
+	}
+	if n > maxLen {
+		v.add("string_too_long", plural("String should have at most %d character", maxLen), map[string]any{"max_length": maxLen}, loc...)
+		return false
+	}
+	return true
+}
+
+// optionalBool decodes a boolean field as pydantic's lax mode does (true,
+// false, 0, 1 and the strings "true", "yes", "on", "1" and so on), so a
+// client written for the FastAPI service keeps working. Absent is nil;
+// null is an error.
+func (v *validator) optionalBool(fields map[string]json.RawMessage, field string) *bool {
+	raw, ok := fields[field]
+	if !ok {
+		return nil
+	}
+	b, ok := laxBool(raw)
+	if !ok {
+		v.add("bool_type", "Input should be a valid boolean", nil, "body", field)
+		return nil
+	}
+	return &b
+}
+
+// laxBool interprets raw the way pydantic's lax boolean does.
+func laxBool(raw json.RawMessage) (b, ok bool) {
+	var x any
+	if json.Unmarshal(raw, &x) != nil {
+		return false, false
+	}
+	switch x := x.(type) {
+	case bool:
+		return x, true
+	case float64:
+		return x == 1, x == 0 || x == 1
+	case string:
+		switch strings.ToLower(x) {
+		case "1", "on", "t", "true", "y", "yes":
+			return true, true
+		case "0", "off", "f", "false", "n", "no":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+func isNull(raw json.RawMessage) bool {
+	return string(raw) == "null"
+}
+
+func plural(format string, n int) string {
+	s := fmt.Sprintf(format, n)
+	if n != 1 {
+		s += "s"
+	}
+	return s
+}
+
+// hasLoneSurrogate reports whether a raw JSON string holds a \uXXXX escape
+// for half of a UTF-16 surrogate pair without its other half.
+func hasLoneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if i >= len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r, ok := hexRune(raw, i+1)
+		if !ok {
+			continue
+		}
+		i += 4
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // low half first
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+2 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+				return true
+			}
+			low, ok := hexRune(raw, i+3)
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// hexRune decodes the four hex digits at raw[i:].
+func hexRune(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[i:i+4]), 16, 16)
+	return rune(n), err == nil
+}
+
+// parseUUID accepts the forms pydantic accepts for a UUID path parameter, in
+// any case: 8-4-4-4-12 with hyphens, 32 bare hex digits, either wrapped in
+// braces, or behind "urn:uuid:". It returns the canonical lowercase form.
+func parseUUID(s string) (string, bool) {
+	if len(s) > 9 && strings.EqualFold(s[:9], "urn:uuid:") {
+		s = s[9:]
+	} else if len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' {
+		s = s[1 : len(s)-1]
+	}
+	switch len(s) {
+	case 36:
+		if s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+			return "", false
+		}
+		s = s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	case 32:
+	default:
+		return "", false
+	}
+	var u [16]byte
+	if _, err := hex.Decode(u[:], []byte(s)); err != nil {
+		return "", false
+	}
+	return formatUUID(u), true
+}
+
+// ---------------------------------------------------------------------------
+// Responses
+
+// writeJSON marshals v and writes it with the status. Marshalling comes
+// first, so a failure can still become a clean 500 (through the recover
+// middleware: the types we write cannot fail, so it would be a bug).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode %T response: %v", v, err))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// detail is FastAPI's error body.
+type detail struct {
+	Detail any `json:"detail"`
+}
+
+// retryAfterSeconds is the Retry-After sent with a 503.
+const retryAfterSeconds = "5"
+
+// writeError answers with the status and body the contract gives for err.
+// An error it does not recognise is internal: it is logged with the request,
+// and the client learns nothing about it.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if verr, ok := errors.AsType[*validationError](err); ok {
+		writeJSON(w, http.StatusUnprocessableEntity, detail{verr.items})
+		return
+	}
+	switch {
+	case errors.Is(err, errTaskNotFound):
+		writeJSON(w, http.StatusNotFound, detail{"Task not found"})
+	case errors.Is(err, errBodyTooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge,
+			detail{fmt.Sprintf("Request body is larger than %d bytes", maxBodyBytes)})
+	case errors.Is(err, errBodyUnreadable):
+		log.Info("request body unreadable", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusBadRequest, detail{"Request body could not be read"})
+	case r.Context().Err() != nil:
+		// The client is gone; nobody reads this answer.
+		log.Info("request cancelled", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, detail{"Request cancelled"})
+	case errors.Is(err, errStoreUnavailable):
+		log.Warn("store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		writeJSON(w, http.StatusServiceUnavailable, detail{"Database unavailable, try again shortly"})
+	default:
+		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusInternalServerError, detail{"Internal Server Error"})
+	}
+}
