@@ -1,0 +1,560 @@
+package main
+
+// Store tests: one suite, run on the in-memory store always and on
+// PostgreSQL when TEST_DATABASE_URL is set. With TEST_DATABASE_URL set, a
+// database that cannot be reached fails the tests; it never skips them.
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// testRunID makes this run's user ids unique, so runs against the same
+// database never see each other's rows.
+var testRunID = "test-" + rand.Text()[:12]
+
+// newUserID returns a user id no other test or run uses.
+func newUserID(t testing.TB) string {
+	t.Helper()
+	return testRunID + "-" + rand.Text()[:10]
+}
+
+func TestMemStore(t *testing.T) {
+	t.Parallel()
+	runStoreSuite(t, func(t *testing.T) taskStore { return newMemStore() })
+}
+
+func TestPostgresStore(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+	runStoreSuite(t, func(*testing.T) taskStore { return s })
+}
+
+// TestPostgresStoreThroughPooler runs the suite through a transaction-mode
+// PgBouncer, when one is given; CI has none, so this one may skip.
+func TestPostgresStoreThroughPooler(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgres(t, testPostgresURL(t, "TEST_PGBOUNCER_URL"))
+	runStoreSuite(t, func(*testing.T) taskStore { return s })
+}
+
+// testPostgresURL returns the URL in envVar, or skips the test when it is
+// unset.
+func testPostgresURL(t *testing.T, envVar string) string {
+	t.Helper()
+	raw := os.Getenv(envVar)
+	if raw == "" {
+		t.Skipf("%s is not set", envVar)
+	}
+	return raw
+}
+
+// openTestPostgres opens a pgStore that is closed when the test ends. A
+// database that cannot be reached fails the test.
+func openTestPostgres(t *testing.T, raw string) *pgStore {
+	t.Helper()
+	cfg, _, err := parsePostgresURL(raw)
+	if err != nil {
+		t.Fatalf("test database URL: %v", err)
+	}
+	s, err := openPostgres(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("a test database URL is set but PostgreSQL cannot be used: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestMain deletes this run's rows from the test database once every test
+// is done (tests run in parallel, so none may clean up alone).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, envVar := range []string{"TEST_DATABASE_URL", "TEST_PGBOUNCER_URL"} {
+		if raw := os.Getenv(envVar); raw != "" {
+			if err := deleteTestRows(raw); err != nil {
+				fmt.Fprintf(os.Stderr, "clean up test rows on %s: %v\n", envVar, err)
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+func deleteTestRows(raw string) error {
+	cfg, _, err := parsePostgresURL(raw)
+	if err != nil {
+		return err
+	}
+	s, err := openPostgres(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, err = s.db.Exec(`DELETE FROM task WHERE user_id LIKE $1`, testRunID+"%")
+	return err
+}
+
+// runStoreSuite specifies taskStore. newStore may return a shared store:
+// every case works on user ids of its own.
+func runStoreSuite(t *testing.T, newStore func(t *testing.T) taskStore) {
+	cases := []struct {
+		name string
+		test func(t *testing.T, s taskStore)
+	}{
+		{"CreateThenGet", testCreateThenGet},
+		{"ListOrderAndScope", testListOrderAndScope},
+		{"Update", testUpdate},
+		{"UpdatedAtAlwaysMoves", testUpdatedAtAlwaysMoves},
+		{"Delete", testDelete},
+		{"OtherUserIsNotFound", testOtherUserIsNotFound},
+		{"MissingIsNotFound", testMissingIsNotFound},
+		{"ConcurrentToggle", testConcurrentToggle},
+		{"ConcurrentCreate", testConcurrentCreate},
+		{"TextRoundTrip", testTextRoundTrip},
+		{"Ping", func(t *testing.T, s taskStore) {
+			if err := s.Ping(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.test(t, newStore(t))
+		})
+	}
+}
+
+func mustCreate(t *testing.T, s taskStore, userID string, in newTask) Task {
+	t.Helper()
+	task, err := s.CreateTask(t.Context(), userID, in)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	return task
+}
+
+func mustGet(t *testing.T, s taskStore, userID, id string) Task {
+	t.Helper()
+	task, err := s.GetTask(t.Context(), userID, id)
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	return task
+}
+
+// wantSameTask compares every field, timestamps to the microsecond.
+func wantSameTask(t *testing.T, got, want Task) {
+	t.Helper()
+	gd, wd := got.Description, want.Description
+	sameDescription := (gd == nil) == (wd == nil) && (gd == nil || *gd == *wd)
+	if got.ID != want.ID || got.UserID != want.UserID || got.Title != want.Title || !sameDescription ||
+		got.IsCompleted != want.IsCompleted || !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+		t.Errorf("task = %s, want %s", describe(got), describe(want))
+	}
+}
+
+func describe(t Task) string {
+	b, _ := t.MarshalJSON()
+	return string(b)
+}
+
+func wantNotFound(t *testing.T, op string, err error) {
+	t.Helper()
+	if !errors.Is(err, errTaskNotFound) {
+		t.Errorf("%s: err = %v, want errTaskNotFound", op, err)
+	}
+}
+
+func testCreateThenGet(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	before := time.Now().Add(-time.Minute)
+	task := mustCreate(t, s, user, newTask{Title: "Buy groceries", Description: ptr("Milk")})
+	if !uuidPattern.MatchString(task.ID) || task.ID[14] != '7' {
+		t.Errorf("id %q is not a lowercase version 7 UUID", task.ID)
+	}
+	if task.UserID != user || task.Title != "Buy groceries" || *task.Description != "Milk" || task.IsCompleted {
+		t.Errorf("created %s", describe(task))
+	}
+	if !task.CreatedAt.Equal(task.UpdatedAt) || task.CreatedAt.Before(before) {
+		t.Errorf("created_at %v, updated_at %v", task.CreatedAt, task.UpdatedAt)
+	}
+	if task.CreatedAt.Location() != time.UTC || task.CreatedAt.Nanosecond()%1000 != 0 {
+		t.Errorf("created_at %v is not UTC at microsecond precision", task.CreatedAt)
+	}
+	wantSameTask(t, mustGet(t, s, user, task.ID), task)
+
+	bare := mustCreate(t, s, user, newTask{Title: "no description"})
+	if got := mustGet(t, s, user, bare.ID); got.Description != nil {
+		t.Errorf("description = %q, want nil", *got.Description)
+	}
+}
+
+func testListOrderAndScope(t *testing.T, s taskStore) {
+	user, other := newUserID(t), newUserID(t)
+	empty, err := s.ListTasks(t.Context(), user)
+	if err != nil || empty == nil || len(empty) != 0 {
+		t.Fatalf("empty list = %#v, %v; want a non-nil empty slice", empty, err)
+	}
+	var created []Task
+	for i := range 5 {
+		created = append(created, mustCreate(t, s, user, newTask{Title: fmt.Sprint("task ", i)}))
+	}
+	mustCreate(t, s, other, newTask{Title: "someone else's"})
+	got, err := s.ListTasks(t.Context(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(created, compareTasks)
+	if len(got) != len(created) {
+		t.Fatalf("listed %d tasks, want %d", len(got), len(created))
+	}
+	for i := range got {
+		wantSameTask(t, got[i], created[i])
+	}
+}
+
+// compareTasks is the contract's order: created_at, then id.
+func compareTasks(a, b Task) int {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+func testUpdate(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "old", Description: ptr("d")})
+	steps := []struct {
+		name   string
+		update taskUpdate
+		apply  func(*Task)
+	}{
+		{"title", taskUpdate{Title: ptr("new")}, func(t *Task) { t.Title = "new" }},
+		{"description", taskUpdate{SetDescription: true, Description: ptr("d2")}, func(t *Task) { t.Description = ptr("d2") }},
+		{"clear description", taskUpdate{SetDescription: true}, func(t *Task) { t.Description = nil }},
+		{"complete", taskUpdate{IsCompleted: ptr(true)}, func(t *Task) { t.IsCompleted = true }},
+		{"nothing", taskUpdate{}, func(*Task) {}},
+		{"everything", taskUpdate{Title: ptr("x"), SetDescription: true, Description: ptr("y"), IsCompleted: ptr(false)},
+			func(t *Task) { t.Title, t.Description, t.IsCompleted = "x", ptr("y"), false }},
+	}
+	want := task
+	for _, step := range steps {
+		got, err := s.UpdateTask(t.Context(), user, task.ID, step.update)
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		step.apply(&want)
+		if !got.UpdatedAt.After(want.UpdatedAt) {
+			t.Errorf("%s: updated_at %v did not move past %v", step.name, got.UpdatedAt, want.UpdatedAt)
+		}
+		want.UpdatedAt = got.UpdatedAt
+		wantSameTask(t, got, want)
+		wantSameTask(t, mustGet(t, s, user, task.ID), want)
+	}
+}
+
+// testUpdatedAtAlwaysMoves: writes faster than the clock's resolution still
+// each move updated_at forward.
+func testUpdatedAtAlwaysMoves(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "t"})
+	prev := task.UpdatedAt
+	for i := range 20 {
+		var got Task
+		var err error
+		if i%2 == 0 {
+			got, err = s.ToggleTask(t.Context(), user, task.ID)
+		} else {
+			got, err = s.UpdateTask(t.Context(), user, task.ID, taskUpdate{})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.UpdatedAt.After(prev) || !got.CreatedAt.Equal(task.CreatedAt) {
+			t.Fatalf("write %d: updated_at %v after %v, created_at %v", i, got.UpdatedAt, prev, got.CreatedAt)
+		}
+		prev = got.UpdatedAt
+	}
+}
+
+func testDelete(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "t"})
+	kept := mustCreate(t, s, user, newTask{Title: "kept"})
+	if err := s.DeleteTask(t.Context(), user, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetTask(t.Context(), user, task.ID)
+	wantNotFound(t, "get after delete", err)
+	wantNotFound(t, "delete twice", s.DeleteTask(t.Context(), user, task.ID))
+	wantSameTask(t, mustGet(t, s, user, kept.ID), kept)
+}
+
+func testOtherUserIsNotFound(t *testing.T, s taskStore) {
+	owner, other := newUserID(t), newUserID(t)
+	task := mustCreate(t, s, owner, newTask{Title: "mine", Description: ptr("private")})
+	ctx := t.Context()
+	_, err := s.GetTask(ctx, other, task.ID)
+	wantNotFound(t, "get", err)
+	_, err = s.UpdateTask(ctx, other, task.ID, taskUpdate{Title: ptr("pwned"), SetDescription: true, IsCompleted: ptr(true)})
+	wantNotFound(t, "update", err)
+	_, err = s.ToggleTask(ctx, other, task.ID)
+	wantNotFound(t, "toggle", err)
+	wantNotFound(t, "delete", s.DeleteTask(ctx, other, task.ID))
+	wantSameTask(t, mustGet(t, s, owner, task.ID), task)
+}
+
+func testMissingIsNotFound(t *testing.T, s taskStore) {
+	user, ctx := newUserID(t), t.Context()
+	_, err := s.GetTask(ctx, user, missingID)
+	wantNotFound(t, "get", err)
+	_, err = s.UpdateTask(ctx, user, missingID, taskUpdate{})
+	wantNotFound(t, "update", err)
+	_, err = s.ToggleTask(ctx, user, missingID)
+	wantNotFound(t, "toggle", err)
+	wantNotFound(t, "delete", s.DeleteTask(ctx, user, missingID))
+}
+
+// testConcurrentToggle: N concurrent toggles flip the task N times, and the
+// N answers are N distinct states (half completed, half not).
+func testConcurrentToggle(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "t"})
+	const n = 51
+	results := make(chan Task, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			got, err := s.ToggleTask(context.Background(), user, task.ID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			results <- got
+		})
+	}
+	wg.Wait()
+	close(results)
+	completed, stamps := 0, map[time.Time]bool{}
+	for r := range results {
+		if r.IsCompleted {
+			completed++
+		}
+		stamps[r.UpdatedAt] = true
+	}
+	if completed != (n+1)/2 || len(stamps) != n {
+		t.Errorf("%d answers completed and %d distinct updated_at, want %d and %d", completed, len(stamps), (n+1)/2, n)
+	}
+	if !mustGet(t, s, user, task.ID).IsCompleted {
+		t.Errorf("after %d toggles the task is not completed", n)
+	}
+}
+
+func testConcurrentCreate(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	const n = 30
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := s.CreateTask(context.Background(), user, newTask{Title: fmt.Sprint(i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.ListTasks(t.Context(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || !slices.IsSortedFunc(got, compareTasks) {
+		t.Errorf("listed %d tasks (sorted: %v), want %d in order", len(got), slices.IsSortedFunc(got, compareTasks), n)
+	}
+}
+
+// testTextRoundTrip: what the handlers accept, the store keeps exactly, at
+// the contract's limits in code points.
+func testTextRoundTrip(t *testing.T, s taskStore) {
+	for _, text := range []struct{ title, description string }{
+		{strings.Repeat("😀", maxTitleLen), strings.Repeat("😀", maxDescriptionLen)},
+		{strings.Repeat("漢", maxTitleLen), strings.Repeat("e\u0301", maxDescriptionLen/2)},
+		{"quotes ' \" and \\ backslash; DROP TABLE task; --", "tab\tnewline\ncarriage\r\x01\x7f"},
+		{"  spaced  ", ""},
+	} {
+		user := newUserID(t)
+		task := mustCreate(t, s, user, newTask{Title: text.title, Description: ptr(text.description)})
+		got := mustGet(t, s, user, task.ID)
+		if got.Title != text.title || *got.Description != text.description {
+			t.Errorf("stored %q / %q, read back %q / %q", text.title, text.description, got.Title, *got.Description)
+		}
+	}
+	user := testRunID + strings.Repeat("ü", maxUserIDLen-len(testRunID)) // 255 code points
+	if _, err := s.CreateTask(t.Context(), user, newTask{Title: "t"}); err != nil {
+		t.Errorf("255-character user id: %v", err)
+	}
+}
+
+// TestMemStoreTiesOrderByID: tasks created in the same microsecond are
+// listed by id, as PostgreSQL orders them.
+func TestMemStoreTiesOrderByID(t *testing.T) {
+	t.Parallel()
+	s := newMemStore()
+	fixed := time.Date(2026, 11, 25, 20, 28, 51, 123456789, time.UTC)
+	s.now = func() time.Time { return fixed }
+	for range 10 {
+		mustCreate(t, s, "u", newTask{Title: "t"})
+	}
+	got, _ := s.ListTasks(t.Context(), "u")
+	if !slices.IsSortedFunc(got, func(a, b Task) int { return strings.Compare(a.ID, b.ID) }) {
+		t.Error("tied tasks are not ordered by id")
+	}
+	if want := fixed.Truncate(time.Microsecond); !got[0].CreatedAt.Equal(want) {
+		t.Errorf("created_at %v, want %v (truncated to microseconds)", got[0].CreatedAt, want)
+	}
+}
+
+// TestMemStoreCopiesOut: changing a returned task does not change the store.
+func TestMemStoreCopiesOut(t *testing.T) {
+	t.Parallel()
+	s := newMemStore()
+	desc := "original"
+	task := mustCreate(t, s, "u", newTask{Title: "t", Description: &desc})
+	desc = "changed by the caller"
+	*task.Description = "changed through the result"
+	if got := mustGet(t, s, "u", task.ID); *got.Description != "original" {
+		t.Errorf("stored description became %q", *got.Description)
+	}
+}
+
+func TestParsePostgresURL(t *testing.T) {
+	t.Parallel()
+	neon := "postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/dbname?sslmode=require&channel_binding=require"
+	cfg, target, err := parsePostgresURL(neon)
+	if err != nil {
+		t.Fatalf("Neon's URL: %v", err)
+	}
+	if _, ok := cfg.Runtime["channel_binding"]; ok || !target.DroppedChannelBinding {
+		t.Errorf("channel_binding still sent to the server: %v", cfg.Runtime)
+	}
+	if cfg.ConnectTimeout != pgDefaultConnectTimeout || !cfg.BinaryParameters || cfg.SSLMode != "require" {
+		t.Errorf("connect_timeout %v, binary_parameters %v, sslmode %q", cfg.ConnectTimeout, cfg.BinaryParameters, cfg.SSLMode)
+	}
+	if target.Host != "ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech" || target.Database != "dbname" || target.User != "alex" {
+		t.Errorf("target = %+v", target)
+	}
+
+	cfg, _, err = parsePostgresURL("postgres://u@h/db?connect_timeout=3&binary_parameters=no")
+	if err != nil || cfg.ConnectTimeout != 3*time.Second || cfg.BinaryParameters {
+		t.Errorf("explicit settings not kept: %v, %v, %v", err, cfg.ConnectTimeout, cfg.BinaryParameters)
+	}
+
+	for _, bad := range []string{
+		"postgres://u:s3cr3t@h:99999/db",
+		"postgres://u:s3cr3t pw@h/db",
+		"postgres://u:s3cr3t@[::1/db",
+		"postgres://u:s3cr3t@h/db?sslmode=bogus",
+		"mysql://u:s3cr3t@h/db",
+		"host=h password=s3cr3t",
+		"s3cr3t",
+	} {
+		_, _, err := parsePostgresURL(bad)
+		if err == nil {
+			t.Errorf("%q: no error", bad)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "s3cr3t") || !strings.HasPrefix(msg, "DATABASE_URL") || strings.Contains(msg, "\n") {
+			t.Errorf("%q: error %q leaks the password, is not one line or does not name the variable", bad, msg)
+		}
+	}
+}
+
+// TestPostgresUnreachable: a database that is not there is
+// errStoreUnavailable, at start-up and on a request.
+func TestPostgresUnreachable(t *testing.T) {
+	t.Parallel()
+	cfg, _, err := parsePostgresURL("postgres://u:p@127.0.0.1:1/db?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = openPostgres(t.Context(), cfg)
+	if !errors.Is(err, errStoreUnavailable) {
+		t.Errorf("open: err = %v, want errStoreUnavailable", err)
+	}
+	connector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &pgStore{db: sql.OpenDB(connector)}
+	defer s.Close()
+	if _, err := s.ListTasks(t.Context(), "u"); !errors.Is(err, errStoreUnavailable) {
+		t.Errorf("list: err = %v, want errStoreUnavailable", err)
+	}
+	if err := s.Ping(t.Context()); !errors.Is(err, errStoreUnavailable) {
+		t.Errorf("ping: err = %v, want errStoreUnavailable", err)
+	}
+}
+
+// TestPostgresSurvivesKilledConnections: when the server drops every
+// connection of the pool (a restart, a Neon compute suspending), the next
+// request reconnects instead of failing.
+func TestPostgresSurvivesKilledConnections(t *testing.T) {
+	t.Parallel()
+	raw := testPostgresURL(t, "TEST_DATABASE_URL")
+	s := openTestPostgres(t, raw)
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "t"})
+	var pid int
+	if err := s.db.QueryRow(`SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	admin := openTestPostgres(t, raw)
+	var killed bool
+	if err := admin.db.QueryRow(`SELECT pg_terminate_backend($1)`, pid).Scan(&killed); err != nil || !killed {
+		t.Fatalf("terminate backend %d: %v, %v", pid, killed, err)
+	}
+	for range pgMaxConns + 1 { // every pooled connection, whichever is dead
+		wantSameTask(t, mustGet(t, s, user, task.ID), task)
+	}
+}
+
+// TestPostgresSchemaIsIdempotent: instances starting together all apply the
+// schema without error.
+func TestPostgresSchemaIsIdempotent(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := s.applySchema(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestPostgresAcceptsNeonStyleURL: channel_binding=require, as Neon's
+// console writes it, connects.
+func TestPostgresAcceptsNeonStyleURL(t *testing.T) {
+	t.Parallel()
+	raw := testPostgresURL(t, "TEST_DATABASE_URL")
+	sep := "?"
+	if strings.Contains(raw, "?") {
+		sep = "&"
+	}
+	s := openTestPostgres(t, raw+sep+"channel_binding=require")
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
