@@ -1,0 +1,489 @@
+package main
+
+// Configuration tests, and end-to-end tests that build and start the real
+// binary: start-up messages, exit codes, graceful shutdown, persistence.
+
+import (
+	"bufio"
+	"database/sql"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// envMap is a lookupFunc over a fixed set of variables.
+func envMap(vars map[string]string) lookupFunc {
+	return func(key string) (string, bool) {
+		v, ok := vars[key]
+		return v, ok
+	}
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":8000" || cfg.Postgres != nil || cfg.CORS.anyOrigin || !slices.Equal(cfg.CORS.origins, []string{"http://localhost:3000"}) {
+		t.Errorf("defaults = %+v", cfg)
+	}
+	cfg, err = loadConfig(envMap(map[string]string{"PORT": " ", "DATABASE_URL": "", "CORS_ORIGINS": ""}))
+	if err != nil || cfg.Addr != ":8000" || cfg.Postgres != nil {
+		t.Errorf("empty variables should mean defaults: %+v, %v", cfg, err)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(envMap(map[string]string{
+		"PORT":         "9090",
+		"DATABASE_URL": "postgres://u:p@db.example/tasks?sslmode=verify-full",
+		"CORS_ORIGINS": " https://app.example/ , http://localhost:5173",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":9090" || cfg.Postgres == nil || cfg.PostgresTarget.Host != "db.example" ||
+		!slices.Equal(cfg.CORS.origins, []string{"https://app.example", "http://localhost:5173"}) {
+		t.Errorf("config = %+v", cfg)
+	}
+	cfg, err = loadConfig(envMap(map[string]string{"CORS_ORIGINS": "*"}))
+	if err != nil || !cfg.CORS.anyOrigin {
+		t.Errorf("CORS_ORIGINS=*: %+v, %v", cfg.CORS, err)
+	}
+}
+
+func TestLoadConfigRejectsBadValues(t *testing.T) {
+	t.Parallel()
+	for _, vars := range []map[string]string{
+		{"PORT": "http"}, {"PORT": "-1"}, {"PORT": "65536"},
+		{"DATABASE_URL": "localhost:5432"},
+		{"CORS_ORIGINS": "localhost:3000"}, {"CORS_ORIGINS": "http://a.example/app"},
+	} {
+		if _, err := loadConfig(envMap(vars)); err == nil {
+			t.Errorf("%v: no error", vars)
+		} else {
+			for key := range vars {
+				if !strings.Contains(err.Error(), key) {
+					t.Errorf("%v: error %q does not name %s", vars, err, key)
+				}
+			}
+		}
+	}
+}
+
+func TestParseDotenv(t *testing.T) {
+	t.Parallel()
+	got, err := parseDotenv(strings.NewReader(`
+# a comment
+PORT=9000
+export DATABASE_URL = "postgres://u:p@h/db?sslmode=require&channel_binding=require"
+CORS_ORIGINS='http://a.example, http://b.example'
+EMPTY=
+HASH=a#b # comment
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"PORT":         "9000",
+		"DATABASE_URL": "postgres://u:p@h/db?sslmode=require&channel_binding=require",
+		"CORS_ORIGINS": "http://a.example, http://b.example",
+		"EMPTY":        "",
+		"HASH":         "a#b",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("parsed %v", got)
+	}
+	_, err = parseDotenv(strings.NewReader("PORT=1\nDATABASE_URL postgres://x\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("malformed line: err = %v, want one naming line 2", err)
+	}
+}
+
+func TestWithDotenv(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".env")
+	if err := os.WriteFile(path, []byte("PORT=9000\nCORS_ORIGINS=http://from-file.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lookup, err := withDotenv(envMap(map[string]string{"PORT": "7000"}), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := lookup("PORT"); v != "7000" {
+		t.Errorf("PORT = %q, want the real environment's 7000", v)
+	}
+	if v, _ := lookup("CORS_ORIGINS"); v != "http://from-file.example" {
+		t.Errorf("CORS_ORIGINS = %q, want the file's", v)
+	}
+	if _, ok := lookup("DATABASE_URL"); ok {
+		t.Error("DATABASE_URL found in neither, yet reported set")
+	}
+	if _, err := withDotenv(envMap(nil), filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("missing .env: %v", err)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The real binary
+
+// buildService compiles the service into a temporary directory.
+func buildService(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tasksvc")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// service is one running copy of the binary.
+type service struct {
+	cmd       *exec.Cmd
+	base      string        // http://127.0.0.1:port
+	exited    chan error    // receives cmd.Wait's result
+	stderrEOF chan struct{} // closed when stderr is fully read
+	mu        sync.Mutex    // guards log and changed
+	log       []string      // stderr lines so far
+	changed   chan struct{} // closed (and replaced) when a line arrives
+}
+
+var listeningAddr = regexp.MustCompile(`msg=listening addr=\S*:(\d+)`)
+
+// startService starts bin in dir with only the given environment (plus PATH
+// and HOME) and PORT=0, and returns once it logs that it is listening.
+func startService(t *testing.T, bin, dir string, env ...string) *service {
+	t.Helper()
+	s := launch(t, bin, dir, env...)
+	line, ok := s.waitForLine(t, listeningAddr)
+	if !ok {
+		t.Fatalf("service exited before listening:\n%s", s.stderr())
+	}
+	s.base = "http://127.0.0.1:" + listeningAddr.FindStringSubmatch(line)[1]
+	return s
+}
+
+// launch starts bin and collects its stderr.
+func launch(t *testing.T, bin, dir string, env ...string) *service {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "PORT=0"}, env...)
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &service{cmd: cmd, exited: make(chan error, 1), stderrEOF: make(chan struct{}), changed: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.log = append(s.log, sc.Text())
+			close(s.changed)
+			s.changed = make(chan struct{})
+			s.mu.Unlock()
+		}
+		io.Copy(io.Discard, pipe)
+		close(s.stderrEOF)
+		s.exited <- cmd.Wait() // only after every read, as StderrPipe requires
+	}()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return s
+}
+
+// waitForLine returns the first stderr line matching re, waiting for it to
+// be written; false if stderr closes without one.
+func (s *service) waitForLine(t *testing.T, re *regexp.Regexp) (string, bool) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		s.mu.Lock()
+		i := slices.IndexFunc(s.log, re.MatchString)
+		line, changed := "", s.changed
+		if i >= 0 {
+			line = s.log[i]
+		}
+		s.mu.Unlock()
+		if i >= 0 {
+			return line, true
+		}
+		select {
+		case <-changed:
+		case <-s.stderrEOF:
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if i := slices.IndexFunc(s.log, re.MatchString); i >= 0 {
+				return s.log[i], true
+			}
+			return "", false
+		case <-timeout:
+			t.Fatalf("no line matching %s within 30 s:\n%s", re, s.stderr())
+		}
+	}
+}
+
+func (s *service) stderr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.log, "\n")
+}
+
+// wait returns the exit code once the process has exited.
+func (s *service) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case err := <-s.exited:
+		if exitErr, ok := errors.AsType[*exec.ExitError](err); ok {
+			return exitErr.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		t.Fatalf("service did not exit within 30 s\n%s", s.stderr())
+		return -1
+	}
+}
+
+// stop sends SIGTERM and checks the service exits 0 after logging it
+// stopped.
+func (s *service) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(t); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0\n%s", code, s.stderr())
+	}
+	if !strings.Contains(s.stderr(), "msg=stopped") {
+		t.Errorf("no 'stopped' line in the log:\n%s", s.stderr())
+	}
+}
+
+// call sends one request to the running service.
+func (s *service) call(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestServiceInMemory(t *testing.T) {
+	t.Parallel()
+	s := startService(t, buildService(t), t.TempDir())
+	if !strings.Contains(s.stderr(), "level=WARN") || !strings.Contains(s.stderr(), "IN MEMORY ONLY") {
+		t.Errorf("no loud warning about the memory store:\n%s", s.stderr())
+	}
+	if code, body := s.call(t, "POST", "/api/u/tasks", `{"title": "t"}`); code != http.StatusCreated {
+		t.Errorf("POST: %d %s", code, body)
+	}
+	if code, body := s.call(t, "GET", "/api/u/tasks", ""); code != http.StatusOK || !strings.Contains(body, `"title":"t"`) {
+		t.Errorf("GET: %d %s", code, body)
+	}
+	s.stop(t)
+}
+
+func TestServiceReadsDotenvFromWorkingDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("CORS_ORIGINS=http://from-dotenv.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startService(t, buildService(t), dir)
+	req, _ := http.NewRequest("GET", s.base+"/healthz", nil)
+	req.Header.Set("Origin", "http://from-dotenv.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://from-dotenv.example" {
+		t.Errorf("Access-Control-Allow-Origin = %q: .env was not read", got)
+	}
+	s.stop(t)
+}
+
+// TestServiceRefusesToStart: bad configuration is one clear line on stderr
+// and exit code 1, and never shows the password.
+func TestServiceRefusesToStart(t *testing.T) {
+	t.Parallel()
+	bin := buildService(t)
+	tests := []struct {
+		name, dotenv string
+		env          []string
+		want         string
+	}{
+		{"malformed DATABASE_URL", "", []string{"DATABASE_URL=postgres://u:s3cr3t@db:port/tasks"}, "DATABASE_URL"},
+		{"not a postgres URL", "", []string{"DATABASE_URL=mysql://u:s3cr3t@db/tasks"}, "DATABASE_URL"},
+		{"unreachable database", "", []string{"DATABASE_URL=postgres://u:s3cr3t@127.0.0.1:1/tasks?sslmode=disable"}, "PostgreSQL at 127.0.0.1/tasks"},
+		{"bad PORT", "", []string{"PORT=http"}, "PORT"},
+		{"bad CORS_ORIGINS", "", []string{"CORS_ORIGINS=localhost:3000"}, "CORS_ORIGINS"},
+		{"malformed .env", "PORT=1\nDATABASE_URL postgres://u:s3cr3t@db/tasks\n", nil, ".env: line 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if tt.dotenv != "" {
+				if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(tt.dotenv), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := launch(t, bin, dir, tt.env...)
+			if code := s.wait(t); code != 1 {
+				t.Errorf("exit code = %d, want 1", code)
+			}
+			var errLines []string
+			for _, line := range strings.Split(s.stderr(), "\n") {
+				if !strings.Contains(line, "level=INFO") && !strings.Contains(line, "level=WARN") {
+					errLines = append(errLines, line)
+				}
+			}
+			if len(errLines) != 1 || !strings.HasPrefix(errLines[0], "tasksvc: ") || !strings.Contains(errLines[0], tt.want) {
+				t.Errorf("stderr error lines = %q, want one line 'tasksvc: …%s…'", errLines, tt.want)
+			}
+			if strings.Contains(s.stderr(), "s3cr3t") {
+				t.Errorf("stderr shows the password:\n%s", s.stderr())
+			}
+		})
+	}
+}
+
+// TestServicePersistsInPostgres: what a write acknowledged is there, byte
+// for byte, after the process stops and starts again.
+func TestServicePersistsInPostgres(t *testing.T) {
+	t.Parallel()
+	dbURL := testPostgresURL(t, "TEST_DATABASE_URL")
+	bin := buildService(t)
+	user := newUserID(t)
+
+	s := startService(t, bin, t.TempDir(), "DATABASE_URL="+dbURL)
+	code, created := s.call(t, "POST", "/api/"+user+"/tasks", `{"title": "survives", "description": "a restart"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", code, created)
+	}
+	id := regexp.MustCompile(`"id":"([^"]+)"`).FindStringSubmatch(created)[1]
+	code, toggled := s.call(t, "PATCH", "/api/"+user+"/tasks/"+id+"/complete", "")
+	if code != http.StatusOK {
+		t.Fatalf("PATCH: %d %s", code, toggled)
+	}
+	s.stop(t)
+
+	s = startService(t, bin, t.TempDir(), "DATABASE_URL="+dbURL)
+	if code, got := s.call(t, "GET", "/api/"+user+"/tasks/"+id, ""); code != http.StatusOK || got != toggled {
+		t.Errorf("after restart: %d %s\nwant exactly %s", code, got, toggled)
+	}
+	if code, got := s.call(t, "GET", "/api/"+user+"/tasks", ""); code != http.StatusOK || got != "["+toggled+"]" {
+		t.Errorf("list after restart: %d %s", code, got)
+	}
+	s.stop(t)
+}
+
+// TestServiceFinishesRequestsInFlight: SIGTERM lets a request that is
+// waiting on the database finish and answer before the process exits 0.
+func TestServiceFinishesRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	dbURL := testPostgresURL(t, "TEST_DATABASE_URL")
+	user := newUserID(t)
+	s := startService(t, buildService(t), t.TempDir(), "DATABASE_URL="+dbURL)
+	_, created := s.call(t, "POST", "/api/"+user+"/tasks", `{"title": "t"}`)
+	id := regexp.MustCompile(`"id":"([^"]+)"`).FindStringSubmatch(created)[1]
+
+	// Hold the row lock, so the toggle below blocks inside PostgreSQL.
+	db := openTestPostgres(t, dbURL).db
+	tx, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var lockHolder int
+	if err := tx.QueryRow(`SELECT pg_backend_pid() FROM task WHERE id = $1 FOR UPDATE`, id).Scan(&lockHolder); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code int
+		body string
+	}
+	answered := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest("PATCH", s.base+"/api/"+user+"/tasks/"+id+"/complete", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- result{0, err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answered <- result{resp.StatusCode, string(b)}
+	}()
+	waitForLockWaiter(t, db, lockHolder)
+
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.waitForLine(t, regexp.MustCompile("shutting down")); !ok {
+		t.Fatalf("no shutdown line:\n%s", s.stderr())
+	}
+	if err := tx.Commit(); err != nil { // let the toggle through
+		t.Fatal(err)
+	}
+	if r := <-answered; r.code != http.StatusOK || !strings.Contains(r.body, `"is_completed":true`) {
+		t.Errorf("request in flight answered %d %s, want 200 and the toggled task", r.code, r.body)
+	}
+	if code := s.wait(t); code != 0 {
+		t.Errorf("exit code = %d, want 0\n%s", code, s.stderr())
+	}
+}
+
+// waitForLockWaiter returns once some session waits for a lock that the
+// session with pid holds. It polls pg_stat_activity: the wait happens in
+// another process, so there is no event to wait on.
+func waitForLockWaiter(t *testing.T, db *sql.DB, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var waiting bool
+		err := db.QueryRowContext(t.Context(),
+			`SELECT count(*) > 0 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+	}
+	t.Fatal("the request never reached PostgreSQL")
+}
