@@ -507,6 +507,9 @@ func (m *memStore) DeleteTask(_ context.Context, userID, id string) error {
 		return fmt.Errorf("delete task: %w", errTaskNotFound)
 	}
 	delete(m.tasks[userID], id)
+	if len(m.tasks[userID]) == 0 {
+		delete(m.tasks, userID) // keep no trace of users without tasks
+	}
 	return nil
 }
 

@@ -8,8 +8,11 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -556,5 +559,48 @@ func TestPostgresAcceptsNeonStyleURL(t *testing.T) {
 	s := openTestPostgres(t, raw+sep+"channel_binding=require")
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMemStoreUpdatedAtMovesWhenTheClockStands: with a clock that does not
+// move, every write still moves updated_at on by a microsecond, as
+// bumpUpdatedAt does in SQL.
+func TestMemStoreUpdatedAtMovesWhenTheClockStands(t *testing.T) {
+	t.Parallel()
+	s := newMemStore()
+	fixed := time.Date(2026, 11, 25, 20, 28, 51, 0, time.UTC)
+	s.now = func() time.Time { return fixed }
+	task := mustCreate(t, s, "u", newTask{Title: "t"})
+	updated, _ := s.UpdateTask(t.Context(), "u", task.ID, taskUpdate{})
+	toggled, _ := s.ToggleTask(t.Context(), "u", task.ID)
+	if want := fixed.Add(time.Microsecond); !updated.UpdatedAt.Equal(want) {
+		t.Errorf("after update updated_at = %v, want %v", updated.UpdatedAt, want)
+	}
+	if want := fixed.Add(2 * time.Microsecond); !toggled.UpdatedAt.Equal(want) {
+		t.Errorf("after toggle updated_at = %v, want %v", toggled.UpdatedAt, want)
+	}
+}
+
+func TestIsConnectionError(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&pq.Error{Code: "08006"}, true},  // connection_failure
+		{&pq.Error{Code: "57P01"}, true},  // admin_shutdown
+		{&pq.Error{Code: "57P03"}, true},  // cannot_connect_now (starting up)
+		{&pq.Error{Code: "53300"}, true},  // too_many_connections
+		{&pq.Error{Code: "23505"}, false}, // unique_violation
+		{&pq.Error{Code: "42P01"}, false}, // undefined_table
+		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), true},
+		{io.ErrUnexpectedEOF, true},
+		{driver.ErrBadConn, true},
+		{errors.New("sql: Scan error"), false},
+	} {
+		if got := isConnectionError(tt.err); got != tt.want {
+			t.Errorf("isConnectionError(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

@@ -876,3 +876,41 @@ func TestHasLoneSurrogate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRequests: whatever the path segment and body, the answer is one of the
+// contract's statuses with a JSON body, never a 500.
+func FuzzRequests(f *testing.F) {
+	f.Add(uint8(0), "u", `{"title": "t"}`)
+	f.Add(uint8(1), "u", `{"title": "\ud800", "description": null}`)
+	f.Add(uint8(2), "a%00b", `{"is_completed": "yes"}`)
+	f.Add(uint8(3), "%FF", strings.Repeat("[", 20000))
+	f.Add(uint8(4), "..", `{"title": 1e999}`)
+	f.Add(uint8(5), "u", "\xef\xbb\xbf{\"title\": \"bom\"}")
+	h := newTestServer(f)
+	task := createTask(f, h, "u", `{"title": "target"}`)
+	f.Fuzz(func(t *testing.T, route uint8, user, body string) {
+		targets := []struct{ method, path string }{
+			{"POST", "/api/" + user + "/tasks"},
+			{"PUT", "/api/u/tasks/" + task.ID},
+			{"PUT", "/api/" + user + "/tasks/" + task.ID},
+			{"GET", "/api/" + user + "/tasks"},
+			{"PATCH", "/api/" + user + "/tasks/" + task.ID + "/complete"},
+			{"DELETE", "/api/" + user + "/tasks/" + missingID},
+		}
+		target := targets[int(route)%len(targets)]
+		req, err := http.NewRequest(target.method, "http://svc"+target.path, strings.NewReader(body))
+		if err != nil {
+			t.Skip("not a valid request line")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 201, 404, 405, 413, 422:
+		default:
+			t.Fatalf("%s %s %q: status %d %s", target.method, target.path, body, rec.Code, rec.Body)
+		}
+		if !json.Valid(rec.Body.Bytes()) || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%s %s: not a JSON answer: %q", target.method, target.path, rec.Body)
+		}
+	})
+}
