@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -106,19 +107,8 @@ func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
 
 // handleGetTask answers GET /api/{user_id}/tasks/{task_id}.
 func handleGetTask(log *slog.Logger, store taskStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var v validator
-		userID, taskID := v.userID(r), v.taskID(r)
-		if err := v.err(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		task, err := store.GetTask(r.Context(), userID, taskID)
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, task)
+	return handleOneTask(log, func(ctx context.Context, userID, taskID string) (any, error) {
+		return store.GetTask(ctx, userID, taskID)
 	})
 }
 
@@ -154,23 +144,24 @@ func handleUpdateTask(log *slog.Logger, store taskStore) http.Handler {
 
 // handleDeleteTask answers DELETE /api/{user_id}/tasks/{task_id}.
 func handleDeleteTask(log *slog.Logger, store taskStore) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var v validator
-		userID, taskID := v.userID(r), v.taskID(r)
-		if err := v.err(); err != nil {
-			writeError(w, r, log, err)
-			return
+	return handleOneTask(log, func(ctx context.Context, userID, taskID string) (any, error) {
+		if err := store.DeleteTask(ctx, userID, taskID); err != nil {
+			return nil, err
 		}
-		if err := store.DeleteTask(r.Context(), userID, taskID); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"message": "Task deleted successfully"})
+		return map[string]string{"message": "Task deleted successfully"}, nil
 	})
 }
 
 // handleToggleTask answers PATCH /api/{user_id}/tasks/{task_id}/complete.
 func handleToggleTask(log *slog.Logger, store taskStore) http.Handler {
+	return handleOneTask(log, func(ctx context.Context, userID, taskID string) (any, error) {
+		return store.ToggleTask(ctx, userID, taskID)
+	})
+}
+
+// handleOneTask answers a request on one task that has no body: it checks
+// both path values, makes one store call and writes its result with 200.
+func handleOneTask(log *slog.Logger, call func(ctx context.Context, userID, taskID string) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var v validator
 		userID, taskID := v.userID(r), v.taskID(r)
@@ -178,12 +169,12 @@ func handleToggleTask(log *slog.Logger, store taskStore) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		task, err := store.ToggleTask(r.Context(), userID, taskID)
+		result, err := call(r.Context(), userID, taskID)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, task)
+		writeJSON(w, http.StatusOK, result)
 	})
 }
 
