@@ -271,11 +271,16 @@ func (s *service) wait(t *testing.T) int {
 // stopped.
 func (s *service) stop(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	s.stopWith(t, syscall.SIGTERM)
+}
+
+func (s *service) stopWith(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	if code := s.wait(t); code != 0 {
-		t.Errorf("exit code after SIGTERM = %d, want 0\n%s", code, s.stderr())
+		t.Errorf("exit code after %v = %d, want 0\n%s", sig, code, s.stderr())
 	}
 	if !strings.Contains(s.stderr(), "msg=stopped") {
 		t.Errorf("no 'stopped' line in the log:\n%s", s.stderr())
@@ -313,7 +318,7 @@ func TestServiceInMemory(t *testing.T) {
 	if code, body := s.call(t, "GET", "/api/u/tasks", ""); code != http.StatusOK || !strings.Contains(body, `"title":"t"`) {
 		t.Errorf("GET: %d %s", code, body)
 	}
-	s.stop(t)
+	s.stopWith(t, os.Interrupt) // Ctrl-C
 }
 
 func TestServiceReadsDotenvFromWorkingDirectory(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -506,6 +507,15 @@ func TestPostgresUnreachable(t *testing.T) {
 	if err := s.Ping(t.Context()); !errors.Is(err, errStoreUnavailable) {
 		t.Errorf("ping: err = %v, want errStoreUnavailable", err)
 	}
+	h := newServer(discardLogger(), s, testCORS)
+	for _, ep := range everyEndpoint {
+		rec := serve(t, h, ep.method, ep.target, ep.body)
+		wantDetail(t, rec, http.StatusServiceUnavailable, "Database unavailable, try again shortly")
+		if rec.Header().Get("Retry-After") == "" {
+			t.Errorf("%s %s: 503 without Retry-After", ep.method, ep.target)
+		}
+	}
+	decodeAs[struct{ Detail string }](t, serve(t, h, "GET", "/readyz", ""), http.StatusServiceUnavailable)
 }
 
 // TestPostgresSurvivesKilledConnections: when the server drops every
