@@ -388,7 +388,7 @@ func TestServiceRefusesToStart(t *testing.T) {
 }
 
 // TestServicePersistsInPostgres: what a write acknowledged is there, byte
-// for byte, after the process stops and starts again.
+// for byte, after the process is killed and starts again.
 func TestServicePersistsInPostgres(t *testing.T) {
 	t.Parallel()
 	dbURL := testPostgresURL(t, "TEST_DATABASE_URL")
@@ -405,7 +405,12 @@ func TestServicePersistsInPostgres(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("PATCH: %d %s", code, toggled)
 	}
-	s.stop(t)
+	// kill -9 right after the acknowledgement: nothing may depend on a
+	// graceful stop to be kept.
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	s.wait(t)
 
 	s = startService(t, bin, t.TempDir(), "DATABASE_URL="+dbURL)
 	if code, got := s.call(t, "GET", "/api/"+user+"/tasks/"+id, ""); code != http.StatusOK || got != toggled {

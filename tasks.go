@@ -190,6 +190,9 @@ var errBodyUnreadable = errors.New("request body could not be read")
 // readBody reads the whole request body, up to maxBodyBytes. The
 // Content-Type is deliberately ignored: curl -d sends a form type.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxBodyBytes {
+		return nil, errBodyTooLarge // declared too large: don't read it first
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return nil, errBodyTooLarge
