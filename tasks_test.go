@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 )
 
 // testTask is the wire form of a task, declared here so that renaming a JSON
@@ -913,4 +915,19 @@ func FuzzRequests(f *testing.F) {
 			t.Fatalf("%s %s: not a JSON answer: %q", target.method, target.path, rec.Body)
 		}
 	})
+}
+
+// TestBodyCutShort: a client that stops sending its body half-way gets a
+// 400, and nothing is stored.
+func TestBodyCutShort(t *testing.T) {
+	t.Parallel()
+	h := newTestServer(t)
+	req := httptest.NewRequest("POST", "/api/u/tasks", io.MultiReader(
+		strings.NewReader(`{"title": "t`), iotest.ErrReader(io.ErrUnexpectedEOF)))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	wantDetail(t, rec, http.StatusBadRequest, "Request body could not be read")
+	if tasks := listTasks(t, h, "u"); len(tasks) != 0 {
+		t.Errorf("%d tasks stored from a cut-short body", len(tasks))
+	}
 }
