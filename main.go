@@ -114,15 +114,16 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, er
 		log.Warn("DATABASE_URL is not set: tasks are kept IN MEMORY ONLY and are lost when the process stops")
 		return newMemStore(), nil
 	}
-	t := cfg.PostgresTarget
-	if t.DroppedChannelBinding {
+	pg := cfg.Postgres
+	if cfg.DroppedChannelBinding {
 		log.Warn("channel_binding in DATABASE_URL is not supported by the driver and was ignored; " +
 			"use sslmode=verify-full&sslrootcert=system to authenticate the server")
 	}
-	log.Info("connecting to PostgreSQL", "host", t.Host, "database", t.Database, "user", t.User, "sslmode", t.SSLMode)
-	store, err := openPostgres(ctx, *cfg.Postgres)
+	// Named fields only: pg also holds the password.
+	log.Info("connecting to PostgreSQL", "host", pg.Host, "database", pg.Database, "user", pg.User, "sslmode", pg.SSLMode)
+	store, err := openPostgres(ctx, *pg)
 	if err != nil {
-		return nil, fmt.Errorf("PostgreSQL at %s/%s: %w", t.Host, t.Database, err)
+		return nil, fmt.Errorf("PostgreSQL at %s/%s: %w", pg.Host, pg.Database, err)
 	}
 	return store, nil
 }
@@ -132,10 +133,10 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, er
 
 // config is everything the service reads from its environment.
 type config struct {
-	Addr           string     // listen address, from PORT
-	Postgres       *pq.Config // nil: in-memory store
-	PostgresTarget pgTarget
-	CORS           corsPolicy
+	Addr                  string     // listen address, from PORT
+	Postgres              *pq.Config // nil: in-memory store
+	DroppedChannelBinding bool       // DATABASE_URL asked for channel_binding
+	CORS                  corsPolicy
 }
 
 const (
@@ -154,11 +155,11 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 	cfg.Addr = ":" + port
 
 	if raw := getenvDefault(lookupEnv, "DATABASE_URL", ""); raw != "" {
-		pgCfg, target, err := parsePostgresURL(raw)
+		pgCfg, dropped, err := parsePostgresURL(raw)
 		if err != nil {
 			return config{}, err
 		}
-		cfg.Postgres, cfg.PostgresTarget = &pgCfg, target
+		cfg.Postgres, cfg.DroppedChannelBinding = &pgCfg, dropped
 	}
 
 	cors, err := parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins))
@@ -306,7 +307,7 @@ func handleReadyz(log *slog.Logger, store taskStore) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), readyzTimeout)
 		defer cancel()
 		if err := store.Ping(ctx); err != nil {
-			writeError(w, r, log, fmt.Errorf("readyz: %w: %w", errStoreUnavailable, err))
+			writeError(w, r, log, fmt.Errorf("readyz: %w", err))
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -345,12 +346,12 @@ func isCleanPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false
 	}
-	for _, seg := range strings.Split(p[1:], "/") {
-		if seg == "." || seg == ".." {
+	for _, bad := range [...]string{"//", "/./", "/../"} {
+		if strings.Contains(p, bad) {
 			return false
 		}
 	}
-	return !strings.Contains(p, "//")
+	return !strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..")
 }
 
 // discardWriter keeps a response's status and headers and drops its body.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,7 +55,7 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != ":9090" || cfg.Postgres == nil || cfg.PostgresTarget.Host != "db.example" ||
+	if cfg.Addr != ":9090" || cfg.Postgres == nil || cfg.Postgres.Host != "db.example" ||
 		!slices.Equal(cfg.CORS.origins, []string{"https://app.example", "http://localhost:5173"}) {
 		t.Errorf("config = %+v", cfg)
 	}
@@ -496,4 +497,52 @@ func waitForLockWaiter(t *testing.T, db *sql.DB, pid int) {
 		}
 	}
 	t.Fatal("the request never reached PostgreSQL")
+}
+
+// BenchmarkMiddlewareOverhead measures what newServer adds around the bare
+// mux (JSON 404/405 handling with its second route match, CORS, access log)
+// for one GET of a task on the memory store, and, with TEST_DATABASE_URL
+// set, the same GET on PostgreSQL for scale. Compare the sub-benchmarks as
+// ratios: go test -run '^$' -bench MiddlewareOverhead -count 8 .
+func BenchmarkMiddlewareOverhead(b *testing.B) {
+	mem := newMemStore()
+	task, err := mem.CreateTask(b.Context(), "u", newTask{Title: "t"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, discardLogger(), mem)
+	cases := []struct {
+		name, target string
+		h            http.Handler
+	}{
+		{"mux", "/api/u/tasks/" + task.ID, mux},
+		{"muxErrorsAsJSON", "/api/u/tasks/" + task.ID, muxErrorsAsJSON(mux)},
+		{"newServer", "/api/u/tasks/" + task.ID, newServer(discardLogger(), mem, testCORS)},
+	}
+	if raw := os.Getenv("TEST_DATABASE_URL"); raw != "" {
+		pg := openTestPostgres(b, raw)
+		user := newUserID(b)
+		task, err := pg.CreateTask(b.Context(), user, newTask{Title: "t"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cases = append(cases, struct {
+			name, target string
+			h            http.Handler
+		}{"newServerOnPostgres", "/api/" + user + "/tasks/" + task.ID, newServer(discardLogger(), pg, testCORS)})
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", c.target, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				c.h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
 }

@@ -146,37 +146,29 @@ type pgStore struct {
 
 var _ taskStore = (*pgStore)(nil)
 
-// pgTarget describes where a connection URL points, for logs. It never
-// includes the password.
-type pgTarget struct {
-	Host, Database, User, SSLMode string
-	DroppedChannelBinding         bool
-}
-
 // parsePostgresURL turns DATABASE_URL into a lib/pq configuration. It accepts
 // the URL exactly as Neon's console shows it: lib/pq does not implement
 // channel_binding and would pass it to the server as a run-time parameter,
-// which the server refuses, so it is removed here. Errors never repeat the
-// URL, because it holds the password.
-func parsePostgresURL(raw string) (pq.Config, pgTarget, error) {
+// which the server refuses, so it is removed here (droppedChannelBinding
+// reports it). Errors never repeat the URL, because it holds the password.
+func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err
+		if urlErr, ok := errors.AsType[*url.Error](err); ok {
+			err = urlErr.Err // without the URL
 		}
-		return pq.Config{}, pgTarget{}, fmt.Errorf("DATABASE_URL is not a valid URL: %v", err)
+		return pq.Config{}, false, fmt.Errorf("DATABASE_URL is not a valid URL: %v", err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return pq.Config{}, pgTarget{}, errors.New("DATABASE_URL must start with postgres:// or postgresql://")
+		return pq.Config{}, false, errors.New("DATABASE_URL must start with postgres:// or postgresql://")
 	}
-	cfg, err := pq.NewConfig(raw)
+	cfg, err = pq.NewConfig(raw)
 	if err != nil {
 		msg := err.Error()
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			msg = strings.ReplaceAll(msg, pw, "xxxxx")
 		}
-		return pq.Config{}, pgTarget{}, fmt.Errorf("DATABASE_URL is not usable: %s", msg)
+		return pq.Config{}, false, fmt.Errorf("DATABASE_URL is not usable: %s", msg)
 	}
 	if !u.Query().Has("binary_parameters") {
 		// Without it lib/pq sends each parameterised query as two protocol
@@ -186,19 +178,12 @@ func parsePostgresURL(raw string) (pq.Config, pgTarget, error) {
 		// another statement's SQL. With it the query is one round trip.
 		cfg.BinaryParameters = true
 	}
-	_, dropped := cfg.Runtime["channel_binding"]
+	_, droppedChannelBinding = cfg.Runtime["channel_binding"]
 	delete(cfg.Runtime, "channel_binding")
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = pgDefaultConnectTimeout
 	}
-	target := pgTarget{
-		Host:                  cfg.Host,
-		Database:              cfg.Database,
-		User:                  cfg.User,
-		SSLMode:               string(cfg.SSLMode),
-		DroppedChannelBinding: dropped,
-	}
-	return cfg, target, nil
+	return cfg, droppedChannelBinding, nil
 }
 
 // openPostgres connects with cfg and applies the embedded schema. A database

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -55,7 +56,7 @@ func TestPostgresStoreThroughPooler(t *testing.T) {
 
 // testPostgresURL returns the URL in envVar, or skips the test when it is
 // unset.
-func testPostgresURL(t *testing.T, envVar string) string {
+func testPostgresURL(t testing.TB, envVar string) string {
 	t.Helper()
 	raw := os.Getenv(envVar)
 	if raw == "" {
@@ -66,7 +67,7 @@ func testPostgresURL(t *testing.T, envVar string) string {
 
 // openTestPostgres opens a pgStore that is closed when the test ends. A
 // database that cannot be reached fails the test.
-func openTestPostgres(t *testing.T, raw string) *pgStore {
+func openTestPostgres(t testing.TB, raw string) *pgStore {
 	t.Helper()
 	cfg, _, err := parsePostgresURL(raw)
 	if err != nil {
@@ -444,18 +445,18 @@ func TestMemStoreCopiesOut(t *testing.T) {
 func TestParsePostgresURL(t *testing.T) {
 	t.Parallel()
 	neon := "postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/dbname?sslmode=require&channel_binding=require"
-	cfg, target, err := parsePostgresURL(neon)
+	cfg, dropped, err := parsePostgresURL(neon)
 	if err != nil {
 		t.Fatalf("Neon's URL: %v", err)
 	}
-	if _, ok := cfg.Runtime["channel_binding"]; ok || !target.DroppedChannelBinding {
+	if _, ok := cfg.Runtime["channel_binding"]; ok || !dropped {
 		t.Errorf("channel_binding still sent to the server: %v", cfg.Runtime)
 	}
 	if cfg.ConnectTimeout != pgDefaultConnectTimeout || !cfg.BinaryParameters || cfg.SSLMode != "require" {
 		t.Errorf("connect_timeout %v, binary_parameters %v, sslmode %q", cfg.ConnectTimeout, cfg.BinaryParameters, cfg.SSLMode)
 	}
-	if target.Host != "ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech" || target.Database != "dbname" || target.User != "alex" {
-		t.Errorf("target = %+v", target)
+	if cfg.Host != "ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech" || cfg.Database != "dbname" || cfg.User != "alex" {
+		t.Errorf("host %q, database %q, user %q", cfg.Host, cfg.Database, cfg.User)
 	}
 
 	cfg, _, err = parsePostgresURL("postgres://u@h/db?connect_timeout=3&binary_parameters=no")
@@ -562,11 +563,7 @@ func TestPostgresSchemaIsIdempotent(t *testing.T) {
 func TestPostgresAcceptsNeonStyleURL(t *testing.T) {
 	t.Parallel()
 	raw := testPostgresURL(t, "TEST_DATABASE_URL")
-	sep := "?"
-	if strings.Contains(raw, "?") {
-		sep = "&"
-	}
-	s := openTestPostgres(t, raw+sep+"channel_binding=require")
+	s := openTestPostgres(t, withURLParam(raw, "channel_binding", "require"))
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -613,4 +610,40 @@ func TestIsConnectionError(t *testing.T) {
 			t.Errorf("isConnectionError(%v) = %v, want %v", tt.err, got, tt.want)
 		}
 	}
+}
+
+// TestPostgresCreatesSchemaWhenMissing: on a database without the table,
+// start-up creates the table and its index. It runs in a schema of its own
+// (through search_path), dropped afterwards.
+func TestPostgresCreatesSchemaWhenMissing(t *testing.T) {
+	t.Parallel()
+	raw := testPostgresURL(t, "TEST_DATABASE_URL")
+	admin := openTestPostgres(t, raw)
+	schema := strings.ToLower("tasksvc_" + rand.Text()[:12])
+	if _, err := admin.db.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	s := openTestPostgres(t, withURLParam(raw, "options", "-c search_path="+schema))
+	var table, index sql.NullString
+	err := admin.db.QueryRow(`SELECT to_regclass($1)::text, to_regclass($2)::text`,
+		schema+".task", schema+".task_user_id_created_at_id_idx").Scan(&table, &index)
+	if err != nil || !table.Valid || !index.Valid {
+		t.Fatalf("after start-up: table %v, index %v, err %v", table, index, err)
+	}
+	task := mustCreate(t, s, "u", newTask{Title: "t"})
+	wantSameTask(t, mustGet(t, s, "u", task.ID), task)
+}
+
+// withURLParam adds one query parameter to a connection URL.
+func withURLParam(raw, key, value string) string {
+	sep := "?"
+	if strings.Contains(raw, "?") {
+		sep = "&"
+	}
+	return raw + sep + key + "=" + url.QueryEscape(value)
 }

@@ -242,6 +242,10 @@ func (v *validator) add(typ, msg string, ctx map[string]any, loc ...any) {
 // UTF-8 without control characters.
 func (v *validator) userID(r *http.Request) string {
 	s := r.PathValue("user_id")
+	if !utf8.ValidString(s) { // a percent-escape such as %FF; decoded JSON strings are always valid
+		v.add("string_unicode", msgStringUnicode, nil, "path", "user_id")
+		return s
+	}
 	if v.text(s, 1, maxUserIDLen, "path", "user_id") && strings.IndexFunc(s, unicode.IsControl) >= 0 {
 		v.add("value_error", "Value error, user_id must not contain control characters", nil, "path", "user_id")
 	}
@@ -346,19 +350,18 @@ func (v *validator) string(raw json.RawMessage, field string) (string, bool) {
 		return "", false
 	}
 	if hasLoneSurrogate(raw) {
-		v.add("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string", nil, "body", field)
+		v.add("string_unicode", msgStringUnicode, nil, "body", field)
 		return "", false
 	}
 	return s, true
 }
 
-// text checks what every stored string must satisfy: valid UTF-8, no NUL
-// (PostgreSQL cannot store it), and a length in code points.
+// msgStringUnicode is pydantic's message for text that is not Unicode.
+const msgStringUnicode = "Input should be a valid string, unable to parse raw data as a unicode string"
+
+// text checks what every stored string must satisfy: no NUL (PostgreSQL
+// cannot store it) and a length in code points. s is valid UTF-8.
 func (v *validator) text(s string, minLen, maxLen int, loc ...any) bool {
-	if !utf8.ValidString(s) {
-		v.add("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string", nil, loc...)
-		return false
-	}
 	if strings.IndexByte(s, 0) >= 0 {
 		v.add("value_error", "Value error, text must not contain the NUL character (U+0000)", nil, loc...)
 		return false
