@@ -10,6 +10,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,9 +42,12 @@ func main() {
 	}
 }
 
-// Server timeouts. WriteTimeout must exceed pgQueryTimeout so a slow
-// database still gets its 503 written.
+// Server limits. WriteTimeout must exceed the store timeout (at most
+// maxStoreTimeout) so a slow database still gets its 503 written.
+// MaxHeaderBytes leaves room for a browser's cookies and a bearer token;
+// larger headers get 431.
 const (
+	maxHeaderBytes    = 32 << 10
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 30 * time.Second
@@ -68,7 +73,7 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	store, err := openStore(ctx, cfg, log)
+	store, starting, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -78,22 +83,23 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           newServer(log, store, cfg.CORS),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(newServer(log, store, cfg.CORS), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
 
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	var fatal error
+	for fatal == nil && ctx.Err() == nil {
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		case err := <-starting:
+			starting = nil // a nil channel never fires again
+			if err != nil && ctx.Err() == nil {
+				fatal = fmt.Errorf("PostgreSQL at %s/%s: %w", cfg.Postgres.Host, cfg.Postgres.Database, err)
+			}
+		case <-ctx.Done():
+		}
 	}
 	log.Info("shutting down: finishing requests in flight")
 	// A fresh context: ctx is already cancelled, and Shutdown needs time to
@@ -104,15 +110,35 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 		log.Warn("shutdown cut requests short", "err", err)
 	}
 	log.Info("stopped")
-	return nil
+	return fatal
+}
+
+// newHTTPServer returns the server run uses, with every limit set: a client
+// that sends slowly, or sends too much, cannot hold a connection or memory
+// for long.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // openStore returns the PostgreSQL store when DATABASE_URL is set and the
 // in-memory store otherwise, saying loudly that memory does not persist.
-func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, error) {
+//
+// A database that cannot be reached yet is not an error: the service starts,
+// answers 503 while the returned channel's retries go on in the background,
+// and that channel reports nil once the store is ready or an error retrying
+// cannot fix. Such an error found at once is returned directly.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, <-chan error, error) {
 	if cfg.Postgres == nil {
 		log.Warn("DATABASE_URL is not set: tasks are kept IN MEMORY ONLY and are lost when the process stops")
-		return newMemStore(), nil
+		return newMemStore(), nil, nil
 	}
 	pg := cfg.Postgres
 	if cfg.DroppedChannelBinding {
@@ -121,11 +147,23 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, er
 	}
 	// Named fields only: pg also holds the password.
 	log.Info("connecting to PostgreSQL", "host", pg.Host, "database", pg.Database, "user", pg.User, "sslmode", pg.SSLMode)
-	store, err := openPostgres(ctx, *pg)
+	store, err := newPostgres(*pg, cfg.Store)
 	if err != nil {
-		return nil, fmt.Errorf("PostgreSQL at %s/%s: %w", pg.Host, pg.Database, err)
+		return nil, nil, fmt.Errorf("PostgreSQL at %s/%s: %w", pg.Host, pg.Database, err)
 	}
-	return store, nil
+	err = store.applySchema(ctx)
+	switch {
+	case err == nil:
+		return store, nil, nil
+	case errors.Is(err, errStoreUnavailable):
+		log.Warn("PostgreSQL is not reachable yet; answering 503 and retrying", "err", err)
+		starting := make(chan error, 1)
+		go func() { starting <- store.retrySchema(ctx, log) }()
+		return store, starting, nil
+	default:
+		store.Close()
+		return nil, nil, fmt.Errorf("PostgreSQL at %s/%s: %w", pg.Host, pg.Database, err)
+	}
 }
 
 // ---------------------------------------------------------------------------
@@ -136,6 +174,7 @@ type config struct {
 	Addr                  string     // listen address, from PORT
 	Postgres              *pq.Config // nil: in-memory store
 	DroppedChannelBinding bool       // DATABASE_URL asked for channel_binding
+	Store                 pgOptions  // pool and deadline, from DATABASE_*
 	CORS                  corsPolicy
 }
 
@@ -148,6 +187,7 @@ const (
 // names the variable.
 func loadConfig(lookupEnv lookupFunc) (config, error) {
 	var cfg config
+	var err error
 	port := getenvDefault(lookupEnv, "PORT", defaultPort)
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return config{}, fmt.Errorf("PORT must be a number from 0 to 65535, not %q", port)
@@ -161,13 +201,65 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 		}
 		cfg.Postgres, cfg.DroppedChannelBinding = &pgCfg, dropped
 	}
-
-	cors, err := parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins))
-	if err != nil {
+	if cfg.Store, err = loadPgOptions(lookupEnv); err != nil {
 		return config{}, err
 	}
-	cfg.CORS = cors
+
+	if cfg.CORS, err = parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins)); err != nil {
+		return config{}, err
+	}
 	return cfg, nil
+}
+
+// maxStoreTimeout keeps DATABASE_TIMEOUT, plus the stall grace, inside the
+// server's WriteTimeout.
+const maxStoreTimeout = 20 * time.Second
+
+// loadPgOptions reads the pool and deadline settings.
+func loadPgOptions(lookupEnv lookupFunc) (pgOptions, error) {
+	opts := defaultPgOptions()
+	var err error
+	if opts.Timeout, err = envDuration(lookupEnv, "DATABASE_TIMEOUT", opts.Timeout, 100*time.Millisecond, maxStoreTimeout); err != nil {
+		return pgOptions{}, err
+	}
+	if opts.MaxConns, err = envInt(lookupEnv, "DATABASE_MAX_CONNS", opts.MaxConns, 1, 10000); err != nil {
+		return pgOptions{}, err
+	}
+	if opts.MaxIdleConns, err = envInt(lookupEnv, "DATABASE_MAX_IDLE_CONNS", min(opts.MaxIdleConns, opts.MaxConns), 0, opts.MaxConns); err != nil {
+		return pgOptions{}, err
+	}
+	if opts.ConnMaxIdleTime, err = envDuration(lookupEnv, "DATABASE_MAX_IDLE_TIME", opts.ConnMaxIdleTime, time.Second, 24*time.Hour); err != nil {
+		return pgOptions{}, err
+	}
+	return opts, nil
+}
+
+// envInt reads a whole number from lo to hi, or def when the variable is
+// unset.
+func envInt(lookupEnv lookupFunc, key string, def, lo, hi int) (int, error) {
+	raw := getenvDefault(lookupEnv, key, "")
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a whole number from %d to %d, not %q", key, lo, hi, raw)
+	}
+	return n, nil
+}
+
+// envDuration reads a duration such as 5s or 250ms from lo to hi, or def
+// when the variable is unset.
+func envDuration(lookupEnv lookupFunc, key string, def, lo, hi time.Duration) (time.Duration, error) {
+	raw := getenvDefault(lookupEnv, key, "")
+	if raw == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("%s must be a duration from %v to %v, such as 5s, not %q", key, lo, hi, raw)
+	}
+	return d, nil
 }
 
 // getenvDefault returns the variable's value, or def when it is unset or
@@ -426,27 +518,73 @@ func withCORS(p corsPolicy, next http.Handler) http.Handler {
 	})
 }
 
-// withLogging writes one access-log line per request and turns a panic in a
-// handler into a logged stack and a JSON 500.
+// withLogging gives every request an X-Request-ID, writes one access-log
+// line per request, and turns a panic in a handler into a logged stack and
+// a JSON 500. The line names the route pattern, not the path, so user ids
+// stay out of the log; task contents never enter it.
 func withLogging(log *slog.Logger, next http.Handler) http.Handler {
+	ids := newRequestIDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := r.Header.Get(requestIDHeader)
+		if !isSaneRequestID(id) {
+			id = ids.next()
+		}
+		// writeError reads it back from here to tag its log lines.
+		w.Header().Set(requestIDHeader, id)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p) // net/http's way to abort a response; let it through
 				}
-				log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				log.Error("panic", "method", r.Method, "route", r.Pattern, "request_id", id,
+					"panic", p, "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					writeJSON(sw, http.StatusInternalServerError, detail{"Internal Server Error"})
 				}
 			}
-			log.Info("request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "duration", time.Since(start))
+			log.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
+				"duration", time.Since(start), "request_id", id)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+const requestIDHeader = "X-Request-ID"
+
+// isSaneRequestID accepts a caller's request id that is safe to echo and
+// log: 1 to 128 characters that cannot break a header or a log line.
+func isSaneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("-_.:+/=@", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// requestIDs makes request ids: a random prefix per process and a counter,
+// unique across restarts without a random read per request.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	return &requestIDs{prefix: rand.Text()[:10] + "-"}
+}
+
+func (g *requestIDs) next() string {
+	var b [32]byte
+	out := append(b[:0], g.prefix...)
+	return string(strconv.AppendUint(out, g.n.Add(1), 10))
 }
 
 // statusWriter remembers the status a handler wrote.

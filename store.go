@@ -12,11 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lib/pq"
@@ -120,28 +122,52 @@ var schemaSQL string
 // PostgreSQL's catalog. Any constant works; this one spells "tasksvc".
 const schemaLockKey = 0x7461736b737663
 
-// Pool settings. Neon closes idle connections when it suspends a compute
-// (after five idle minutes by default), so idle connections are dropped a
-// little before that; database/sql replaces a dead one transparently.
+// pgOptions are the pool and deadline settings of a pgStore.
+type pgOptions struct {
+	// Timeout bounds each store call, so a database that stops answering
+	// mid-request yields a 503 instead of a hung request. It must stay well
+	// below the HTTP server's WriteTimeout.
+	Timeout time.Duration
+	// MaxConns caps open connections; MaxIdleConns of them are kept open
+	// between requests, for at most ConnMaxIdleTime.
+	MaxConns        int
+	MaxIdleConns    int
+	ConnMaxIdleTime time.Duration
+}
+
+// Defaults for pgOptions. Neon closes idle connections when it suspends a
+// compute (after five idle minutes by default), so idle connections are
+// dropped a little before that; database/sql replaces a dead one
+// transparently.
 const (
-	pgMaxConns        = 20
-	pgConnMaxIdleTime = 4 * time.Minute
-	pgConnMaxLifetime = 30 * time.Minute
-	// pgQueryTimeout bounds each store call, so a database that stops
-	// answering mid-request yields a 503 instead of a hung request. It must
-	// stay below the HTTP server's WriteTimeout.
-	pgQueryTimeout = 15 * time.Second
-	// pgDefaultConnectTimeout applies when the URL gives no connect_timeout,
-	// so a dead host fails start-up instead of hanging it.
-	pgDefaultConnectTimeout = 10 * time.Second
+	defaultStoreTimeout     = 5 * time.Second
+	defaultPgMaxConns       = 20
+	defaultPgMaxIdleConns   = 20
+	defaultPgConnIdleTime   = 4 * time.Minute
+	pgConnMaxLifetime       = 30 * time.Minute
+	pgDefaultConnectTimeout = 10 * time.Second // when the URL gives no connect_timeout
 )
+
+// defaultPgOptions are the settings used unless configured otherwise.
+func defaultPgOptions() pgOptions {
+	return pgOptions{
+		Timeout:         defaultStoreTimeout,
+		MaxConns:        defaultPgMaxConns,
+		MaxIdleConns:    defaultPgMaxIdleConns,
+		ConnMaxIdleTime: defaultPgConnIdleTime,
+	}
+}
 
 // pgStore is the PostgreSQL taskStore. It uses plain parameterised queries,
 // each sent in one round trip (see parsePostgresURL), and no named prepared
 // statements, so transaction-mode poolers such as PgBouncer and Neon's
 // pooled endpoint work.
 type pgStore struct {
-	db *sql.DB
+	db      *sql.DB
+	timeout time.Duration
+	// ready is set once the schema is applied; until then every call is
+	// errStoreUnavailable rather than an undefined-table error.
+	ready atomic.Bool
 }
 
 var _ taskStore = (*pgStore)(nil)
@@ -186,30 +212,78 @@ func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, er
 	return cfg, droppedChannelBinding, nil
 }
 
-// openPostgres connects with cfg and applies the embedded schema. A database
-// that cannot be reached is an error: the service does not start half-ready.
-func openPostgres(ctx context.Context, cfg pq.Config) (*pgStore, error) {
+// newPostgres returns a store for cfg without connecting: database/sql
+// connects on first use. The store answers errStoreUnavailable until
+// applySchema or startPostgres has succeeded.
+func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure PostgreSQL: %w", err)
 	}
+	// The context deadline of each call makes lib/pq ask the server to
+	// cancel a slow query, but when the network itself stalls, that request
+	// cannot get through either, and the call would wait on its socket for
+	// as long as TCP takes to give up. Socket deadlines end that wait.
+	connector.Dialer(deadlineDialer{timeout: opts.Timeout})
 	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(pgMaxConns)
-	db.SetMaxIdleConns(pgMaxConns)
-	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxIdleConns)
+	db.SetConnMaxIdleTime(opts.ConnMaxIdleTime)
 	db.SetConnMaxLifetime(pgConnMaxLifetime)
-	s := &pgStore{db: db}
+	return &pgStore{db: db, timeout: opts.Timeout}, nil
+}
+
+// openPostgres connects with cfg and applies the embedded schema once; a
+// database that cannot be reached is an error.
+func openPostgres(ctx context.Context, cfg pq.Config, opts pgOptions) (*pgStore, error) {
+	s, err := newPostgres(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.applySchema(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+// Start-up backoff: Neon computes take a few seconds to wake, so the first
+// retries come quickly; the cap keeps a long outage from being hammered.
+const (
+	startBackoffMin = 250 * time.Millisecond
+	startBackoffMax = 5 * time.Second
+)
+
+// retrySchema applies the schema, after a first attempt found the database
+// unreachable: it retries with capped exponential backoff and returns nil
+// once the store is ready. It returns an error only for what retrying cannot
+// fix (bad credentials, a missing database, no permission to create the
+// table) or when ctx ends first.
+func (s *pgStore) retrySchema(ctx context.Context, log *slog.Logger) error {
+	backoff := startBackoffMin
+	for attempt := 2; ; attempt++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		err := s.applySchema(ctx)
+		if err == nil {
+			log.Info("PostgreSQL is ready", "attempts", attempt)
+			return nil
+		}
+		if !errors.Is(err, errStoreUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		backoff = min(2*backoff, startBackoffMax)
+		log.Warn("PostgreSQL is still not reachable", "attempt", attempt, "retry_in", backoff, "err", err)
+	}
+}
+
 // applySchema runs schema.sql in one transaction, holding an advisory lock
 // so that instances starting together take turns.
 func (s *pgStore) applySchema(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -225,7 +299,21 @@ func (s *pgStore) applySchema(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return classify("apply schema", err)
 	}
+	s.ready.Store(true)
 	return nil
+}
+
+// errNotReady is what calls get before the schema has been applied.
+var errNotReady = fmt.Errorf("%w: the schema is not applied yet", errStoreUnavailable)
+
+// begin checks the store is ready and bounds the call by the store's
+// timeout.
+func (s *pgStore) begin(ctx context.Context, op string) (context.Context, context.CancelFunc, error) {
+	if !s.ready.Load() {
+		return nil, nil, fmt.Errorf("%s: %w", op, errNotReady)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	return ctx, cancel, nil
 }
 
 const taskColumns = `id, user_id, title, description, is_completed, created_at, updated_at`
@@ -275,7 +363,10 @@ func scanTask(row rowScanner) (Task, error) {
 
 // ListTasks implements taskStore.
 func (s *pgStore) ListTasks(ctx context.Context, userID string) ([]Task, error) {
-	ctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
+	ctx, cancel, err := s.begin(ctx, "list tasks")
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
 	rows, err := s.db.QueryContext(ctx, listTasksSQL, userID)
 	if err != nil {
@@ -323,7 +414,10 @@ func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdat
 
 // DeleteTask implements taskStore.
 func (s *pgStore) DeleteTask(ctx context.Context, userID, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
+	ctx, cancel, err := s.begin(ctx, "delete task")
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	res, err := s.db.ExecContext(ctx, deleteTaskSQL, userID, id)
 	if err != nil {
@@ -347,6 +441,9 @@ func (s *pgStore) ToggleTask(ctx context.Context, userID, id string) (Task, erro
 
 // Ping implements taskStore.
 func (s *pgStore) Ping(ctx context.Context) error {
+	if !s.ready.Load() {
+		return fmt.Errorf("ping: %w", errNotReady)
+	}
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping: %w: %w", errStoreUnavailable, err)
 	}
@@ -360,7 +457,10 @@ func (s *pgStore) Close() error {
 
 // queryTask runs a statement that returns at most one task row.
 func (s *pgStore) queryTask(ctx context.Context, op, query string, args ...any) (Task, error) {
-	ctx, cancel := context.WithTimeout(ctx, pgQueryTimeout)
+	ctx, cancel, err := s.begin(ctx, op)
+	if err != nil {
+		return Task{}, err
+	}
 	defer cancel()
 	t, err := scanTask(s.db.QueryRowContext(ctx, query, args...))
 	if err != nil {
@@ -403,6 +503,53 @@ func isConnectionError(err error) bool {
 		}
 	}
 	return false
+}
+
+// deadlineDialer dials PostgreSQL connections whose every read and write
+// fails after timeout. lib/pq reads only while it waits for an answer, so an
+// idle pooled connection is never cut; a stalled one is, and database/sql
+// then discards it.
+type deadlineDialer struct {
+	d       net.Dialer
+	timeout time.Duration
+}
+
+func (d deadlineDialer) Dial(network, addr string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, addr)
+}
+
+func (d deadlineDialer) DialTimeout(network, addr string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, addr)
+}
+
+func (d deadlineDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := d.d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineConn{Conn: c, timeout: d.timeout}, nil
+}
+
+// deadlineConn sets a fresh deadline before each read and write.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
 }
 
 // ---------------------------------------------------------------------------

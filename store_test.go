@@ -73,7 +73,7 @@ func openTestPostgres(t testing.TB, raw string) *pgStore {
 	if err != nil {
 		t.Fatalf("test database URL: %v", err)
 	}
-	s, err := openPostgres(t.Context(), cfg)
+	s, err := openPostgres(t.Context(), cfg, defaultPgOptions())
 	if err != nil {
 		t.Fatalf("a test database URL is set but PostgreSQL cannot be used: %v", err)
 	}
@@ -101,7 +101,7 @@ func deleteTestRows(raw string) error {
 	if err != nil {
 		return err
 	}
-	s, err := openPostgres(context.Background(), cfg)
+	s, err := openPostgres(context.Background(), cfg, defaultPgOptions())
 	if err != nil {
 		return err
 	}
@@ -492,16 +492,17 @@ func TestPostgresUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = openPostgres(t.Context(), cfg)
+	_, err = openPostgres(t.Context(), cfg, defaultPgOptions())
 	if !errors.Is(err, errStoreUnavailable) {
 		t.Errorf("open: err = %v, want errStoreUnavailable", err)
 	}
-	connector, err := pq.NewConnectorConfig(cfg)
+	// A store that was ready before the database went away.
+	s, err := newPostgres(cfg, defaultPgOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &pgStore{db: sql.OpenDB(connector)}
 	defer s.Close()
+	s.ready.Store(true)
 	if _, err := s.ListTasks(t.Context(), "u"); !errors.Is(err, errStoreUnavailable) {
 		t.Errorf("list: err = %v, want errStoreUnavailable", err)
 	}
@@ -537,7 +538,7 @@ func TestPostgresSurvivesKilledConnections(t *testing.T) {
 	if err := admin.db.QueryRow(`SELECT pg_terminate_backend($1)`, pid).Scan(&killed); err != nil || !killed {
 		t.Fatalf("terminate backend %d: %v, %v", pid, killed, err)
 	}
-	for range pgMaxConns + 1 { // every pooled connection, whichever is dead
+	for range defaultPgMaxConns + 1 { // every pooled connection, whichever is dead
 		wantSameTask(t, mustGet(t, s, user, task.ID), task)
 	}
 }

@@ -521,6 +521,13 @@ type detail struct {
 // retryAfterSeconds is the Retry-After sent with a 503.
 const retryAfterSeconds = "5"
 
+// logRequestError logs err once, where it is handled, with what identifies
+// the request.
+func logRequestError(log *slog.Logger, level slog.Level, msg string, w http.ResponseWriter, r *http.Request, err error) {
+	log.Log(r.Context(), level, msg, "method", r.Method, "route", r.Pattern,
+		"request_id", w.Header().Get(requestIDHeader), "err", err)
+}
+
 // writeError answers with the status and body the contract gives for err.
 // An error it does not recognise is internal: it is logged with the request,
 // and the client learns nothing about it.
@@ -536,18 +543,18 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		writeJSON(w, http.StatusRequestEntityTooLarge,
 			detail{fmt.Sprintf("Request body is larger than %d bytes", maxBodyBytes)})
 	case errors.Is(err, errBodyUnreadable):
-		log.Info("request body unreadable", "method", r.Method, "path", r.URL.Path, "err", err)
+		logRequestError(log, slog.LevelInfo, "request body unreadable", w, r, err)
 		writeJSON(w, http.StatusBadRequest, detail{"Request body could not be read"})
 	case r.Context().Err() != nil:
 		// The client is gone; nobody reads this answer.
-		log.Info("request cancelled", "method", r.Method, "path", r.URL.Path, "err", err)
+		logRequestError(log, slog.LevelInfo, "request cancelled", w, r, err)
 		writeJSON(w, http.StatusServiceUnavailable, detail{"Request cancelled"})
 	case errors.Is(err, errStoreUnavailable):
-		log.Warn("store unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		logRequestError(log, slog.LevelWarn, "store unavailable", w, r, err)
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		writeJSON(w, http.StatusServiceUnavailable, detail{"Database unavailable, try again shortly"})
 	default:
-		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		logRequestError(log, slog.LevelError, "internal error", w, r, err)
 		writeJSON(w, http.StatusInternalServerError, detail{"Internal Server Error"})
 	}
 }
