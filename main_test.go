@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,6 +41,9 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if cfg.Addr != ":8000" || cfg.Postgres != nil || cfg.CORS.anyOrigin || !slices.Equal(cfg.CORS.origins, []string{"http://localhost:3000"}) {
 		t.Errorf("defaults = %+v", cfg)
 	}
+	if want := (pgOptions{Timeout: 5 * time.Second, MaxConns: 20, MaxIdleConns: 20, ConnMaxIdleTime: 4 * time.Minute}); cfg.Store != want {
+		t.Errorf("store defaults = %+v, want %+v", cfg.Store, want)
+	}
 	cfg, err = loadConfig(envMap(map[string]string{"PORT": " ", "DATABASE_URL": "", "CORS_ORIGINS": ""}))
 	if err != nil || cfg.Addr != ":8000" || cfg.Postgres != nil {
 		t.Errorf("empty variables should mean defaults: %+v, %v", cfg, err)
@@ -59,6 +64,17 @@ func TestLoadConfig(t *testing.T) {
 		!slices.Equal(cfg.CORS.origins, []string{"https://app.example", "http://localhost:5173"}) {
 		t.Errorf("config = %+v", cfg)
 	}
+	cfg, err = loadConfig(envMap(map[string]string{
+		"DATABASE_TIMEOUT": "2500ms", "DATABASE_MAX_CONNS": "5", "DATABASE_MAX_IDLE_TIME": "90s",
+	}))
+	// Idle connections follow a smaller pool unless set.
+	if want := (pgOptions{Timeout: 2500 * time.Millisecond, MaxConns: 5, MaxIdleConns: 5, ConnMaxIdleTime: 90 * time.Second}); err != nil || cfg.Store != want {
+		t.Errorf("store options = %+v, %v; want %+v", cfg.Store, err, want)
+	}
+	cfg, err = loadConfig(envMap(map[string]string{"DATABASE_MAX_IDLE_CONNS": "0"}))
+	if err != nil || cfg.Store.MaxIdleConns != 0 {
+		t.Errorf("DATABASE_MAX_IDLE_CONNS=0: %+v, %v", cfg.Store, err)
+	}
 	cfg, err = loadConfig(envMap(map[string]string{"CORS_ORIGINS": "*"}))
 	if err != nil || !cfg.CORS.anyOrigin {
 		t.Errorf("CORS_ORIGINS=*: %+v, %v", cfg.CORS, err)
@@ -71,6 +87,10 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"PORT": "http"}, {"PORT": "-1"}, {"PORT": "65536"},
 		{"DATABASE_URL": "localhost:5432"},
 		{"CORS_ORIGINS": "localhost:3000"}, {"CORS_ORIGINS": "http://a.example/app"},
+		{"DATABASE_TIMEOUT": "5"}, {"DATABASE_TIMEOUT": "0s"}, {"DATABASE_TIMEOUT": "1m"},
+		{"DATABASE_MAX_CONNS": "0"}, {"DATABASE_MAX_CONNS": "many"},
+		{"DATABASE_MAX_IDLE_CONNS": "21"}, {"DATABASE_MAX_IDLE_CONNS": "-1"},
+		{"DATABASE_MAX_IDLE_TIME": "10ms"},
 	} {
 		if _, err := loadConfig(envMap(vars)); err == nil {
 			t.Errorf("%v: no error", vars)
@@ -550,5 +570,117 @@ func BenchmarkMiddlewareOverhead(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestRequestID: every response carries an X-Request-ID: the caller's when
+// it is safe to echo, a fresh one otherwise.
+func TestRequestID(t *testing.T) {
+	t.Parallel()
+	h := newTestServer(t)
+	seen := make(map[string]bool)
+	for _, tt := range []struct{ sent, want string }{
+		{"", ""},
+		{"abc-123_x.y:z", "abc-123_x.y:z"},
+		{"b64+/=@host", "b64+/=@host"},
+		{strings.Repeat("a", 128), strings.Repeat("a", 128)},
+		{strings.Repeat("a", 129), ""},
+		{"has space", ""},
+		{"<script>", ""},
+		{"é", ""},
+	} {
+		for _, target := range []string{"/api/u/tasks", "/no/such/route", "/api/u/tasks/not-a-uuid"} {
+			var header []string
+			if tt.sent != "" {
+				header = []string{"X-Request-ID", tt.sent}
+			}
+			got := serve(t, h, "GET", target, "", header...).Header().Get("X-Request-ID")
+			switch {
+			case tt.want != "" && got != tt.want:
+				t.Errorf("%s with %q: X-Request-ID = %q, want it echoed", target, tt.sent, got)
+			case tt.want == "" && (got == "" || got == tt.sent || !isSaneRequestID(got)):
+				t.Errorf("%s with %q: X-Request-ID = %q, want a fresh one", target, tt.sent, got)
+			case tt.want == "" && seen[got]:
+				t.Errorf("%s: X-Request-ID %q was given twice", target, got)
+			}
+			seen[got] = true
+		}
+	}
+}
+
+// TestAccessLog: one line per request with method, route pattern, status,
+// duration and request id, and neither the user id nor the task's text.
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	h := newServer(log, newMemStore(), testCORS)
+	rec := serve(t, h, "POST", "/api/alice@example.com/tasks", `{"title": "secret plan"}`, "X-Request-ID", "req-1")
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("POST: %d", rec.Code)
+	}
+	serve(t, h, "GET", "/nowhere", "", "X-Request-ID", "req-2")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want one per request:\n%s", len(lines), buf.String())
+	}
+	for i, want := range []string{
+		`msg=request method=POST route="POST /api/{user_id}/tasks" status=201 duration=`,
+		`msg=request method=GET route="" status=404 duration=`,
+	} {
+		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], fmt.Sprintf("request_id=req-%d", i+1)) {
+			t.Errorf("line %d = %s\nwant %s… request_id=req-%d", i, lines[i], want, i+1)
+		}
+	}
+	if strings.Contains(buf.String(), "alice") || strings.Contains(buf.String(), "secret") {
+		t.Errorf("the log shows a user id or task text:\n%s", buf.String())
+	}
+}
+
+// TestErrorLoggedOnceWithCause: an internal error is logged once, with its
+// cause and the request id, and the client sees neither.
+func TestErrorLoggedOnceWithCause(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	store := &stubStore{err: errors.New("disk on fire")}
+	rec := serve(t, newServer(log, store, testCORS), "GET", "/api/u/tasks", "", "X-Request-ID", "req-9")
+	wantDetail(t, rec, http.StatusInternalServerError, "Internal Server Error")
+	if strings.Contains(rec.Body.String(), "fire") {
+		t.Errorf("the response shows the cause: %s", rec.Body.String())
+	}
+	if n := strings.Count(buf.String(), "disk on fire"); n != 1 {
+		t.Errorf("cause logged %d times, want once:\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), `level=ERROR msg="internal error" method=GET route="GET /api/{user_id}/tasks" request_id=req-9`) {
+		t.Errorf("error line lacks the route or request id:\n%s", buf.String())
+	}
+}
+
+// TestHeaderLimit: request headers over MaxHeaderBytes get 431 from the
+// server as run configures it; a bearer token and cookies fit.
+func TestHeaderLimit(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = newHTTPServer(newTestServer(t), discardLogger())
+	srv.Start()
+	defer srv.Close()
+	for _, tt := range []struct {
+		size int
+		want int
+	}{{8 << 10, http.StatusOK}, {64 << 10, http.StatusRequestHeaderFieldsTooLarge}} {
+		req, err := http.NewRequest("GET", srv.URL+"/api/u/tasks", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Cookie", "c="+strings.Repeat("x", tt.size))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%d-byte header: status %d, want %d", tt.size, resp.StatusCode, tt.want)
+		}
 	}
 }
