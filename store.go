@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net"
 	"net/url"
@@ -33,9 +34,10 @@ import (
 // errStoreUnavailable (wrapped with its cause) when the backing database
 // cannot be reached; anything else is internal.
 type taskStore interface {
-	// ListTasks returns the user's tasks ordered by (created_at, id). The
-	// slice is empty, never nil, when there are none.
-	ListTasks(ctx context.Context, userID string) ([]Task, error)
+	// ListTasks yields the user's tasks ordered by (created_at, id), one at
+	// a time, so a long list is never held whole in memory. An error ends
+	// the sequence; stopping early releases the query.
+	ListTasks(ctx context.Context, userID string) iter.Seq2[Task, error]
 	// CreateTask stores a new, not-completed task with a fresh id.
 	CreateTask(ctx context.Context, userID string, in newTask) (Task, error)
 	// GetTask returns one task or errTaskNotFound.
@@ -361,30 +363,36 @@ func scanTask(row rowScanner) (Task, error) {
 	return t, nil
 }
 
-// ListTasks implements taskStore.
-func (s *pgStore) ListTasks(ctx context.Context, userID string) ([]Task, error) {
-	ctx, cancel, err := s.begin(ctx, "list tasks")
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	rows, err := s.db.QueryContext(ctx, listTasksSQL, userID)
-	if err != nil {
-		return nil, classify("list tasks", err)
-	}
-	defer rows.Close()
-	tasks := make([]Task, 0)
-	for rows.Next() {
-		t, err := scanTask(rows)
+// ListTasks implements taskStore: rows are read from the connection as the
+// caller consumes them.
+func (s *pgStore) ListTasks(ctx context.Context, userID string) iter.Seq2[Task, error] {
+	return func(yield func(Task, error) bool) {
+		ctx, cancel, err := s.begin(ctx, "list tasks")
 		if err != nil {
-			return nil, classify("list tasks", err)
+			yield(Task{}, err)
+			return
 		}
-		tasks = append(tasks, t)
+		defer cancel()
+		rows, err := s.db.QueryContext(ctx, listTasksSQL, userID)
+		if err != nil {
+			yield(Task{}, classify("list tasks", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			t, err := scanTask(rows)
+			if err != nil {
+				yield(Task{}, classify("list tasks", err))
+				return
+			}
+			if !yield(t, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Task{}, classify("list tasks", err))
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, classify("list tasks", err)
-	}
-	return tasks, nil
 }
 
 // CreateTask implements taskStore.
@@ -571,8 +579,9 @@ func newMemStore() *memStore {
 	return &memStore{tasks: make(map[string]map[string]Task), now: time.Now}
 }
 
-// ListTasks implements taskStore.
-func (m *memStore) ListTasks(_ context.Context, userID string) ([]Task, error) {
+// ListTasks implements taskStore on a sorted snapshot, so writers are not
+// held up while the caller consumes it.
+func (m *memStore) ListTasks(_ context.Context, userID string) iter.Seq2[Task, error] {
 	m.mu.RLock()
 	tasks := make([]Task, 0, len(m.tasks[userID]))
 	for _, t := range m.tasks[userID] {
@@ -582,7 +591,13 @@ func (m *memStore) ListTasks(_ context.Context, userID string) ([]Task, error) {
 	slices.SortFunc(tasks, func(a, b Task) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 	})
-	return tasks, nil
+	return func(yield func(Task, error) bool) {
+		for _, t := range tasks {
+			if !yield(t, nil) {
+				return
+			}
+		}
+	}
 }
 
 // CreateTask implements taskStore.

@@ -4,11 +4,13 @@ package main
 // sections, driven through newServer with httptest on the in-memory store.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // testTask is the wire form of a task, declared here so that renaming a JSON
@@ -721,7 +724,9 @@ func (s *stubStore) fail() error {
 	return s.err
 }
 
-func (s *stubStore) ListTasks(context.Context, string) ([]Task, error) { return nil, s.fail() }
+func (s *stubStore) ListTasks(context.Context, string) iter.Seq2[Task, error] {
+	return func(yield func(Task, error) bool) { yield(Task{}, s.fail()) }
+}
 func (s *stubStore) CreateTask(context.Context, string, newTask) (Task, error) {
 	return Task{}, s.fail()
 }
@@ -929,5 +934,122 @@ func TestBodyCutShort(t *testing.T) {
 	wantDetail(t, rec, http.StatusBadRequest, "Request body could not be read")
 	if tasks := listTasks(t, h, "u"); len(tasks) != 0 {
 		t.Errorf("%d tasks stored from a cut-short body", len(tasks))
+	}
+}
+
+// wireTask is the struct encoding/json would marshal for a task; appendTask
+// must write exactly the same bytes.
+type wireTask struct {
+	ID          string  `json:"id"`
+	UserID      string  `json:"user_id"`
+	Title       string  `json:"title"`
+	Description *string `json:"description"`
+	IsCompleted bool    `json:"is_completed"`
+	CreatedAt   string  `json:"created_at"`
+	UpdatedAt   string  `json:"updated_at"`
+}
+
+func marshalWithReflection(t Task) []byte {
+	b, err := json.Marshal(wireTask{t.ID, t.UserID, t.Title, t.Description, t.IsCompleted,
+		t.CreatedAt.UTC().Format(timeLayout), t.UpdatedAt.UTC().Format(timeLayout)})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// FuzzAppendTask: the hand-written encoder writes what encoding/json writes,
+// for any text and any time the stores can hold.
+func FuzzAppendTask(f *testing.F) {
+	for _, s := range []string{"", "plain", `"quoted" \ back`, "<a href='x'>&amp;</a>", "tab\tnl\ncr\rbs\bff\f\x00\x1f\x7f",
+		"é中文🎉", "\u2028\u2029", "\xff\xfe bad", "\xed\xa0\x80", "a\u0085b"} {
+		f.Add(s, int64(1764102531123456), true)
+	}
+	f.Add("x", int64(-62135596800000000), false) // 0001-01-01
+	f.Add("x", int64(253402300799999999), false) // 9999-12-31T23:59:59.999999
+	f.Fuzz(func(t *testing.T, s string, micros int64, done bool) {
+		ts := time.UnixMicro(micros).In(time.FixedZone("x", 3600))
+		task := Task{ID: s, UserID: s, Title: s, Description: &s, IsCompleted: done, CreatedAt: ts, UpdatedAt: ts.Add(time.Microsecond)}
+		if got, want := appendTask(nil, task), marshalWithReflection(task); !bytes.Equal(got, want) {
+			t.Errorf("appendTask = %s\nencoding/json = %s", got, want)
+		}
+		task.Description = nil
+		if got, want := appendTask(nil, task), marshalWithReflection(task); !bytes.Equal(got, want) {
+			t.Errorf("without description: appendTask = %s\nencoding/json = %s", got, want)
+		}
+	})
+}
+
+// TestListStreamsLongLists: a list far longer than one chunk arrives whole,
+// valid, in order, and is the store's list byte for byte.
+func TestListStreamsLongLists(t *testing.T) {
+	t.Parallel()
+	store := newMemStore()
+	h := newServer(discardLogger(), store, testCORS)
+	title := strings.Repeat("長", 500) // 1,500 bytes, so 300 tasks span many chunks
+	for range 300 {
+		mustCreate(t, store, "u", newTask{Title: title})
+	}
+	rec := serve(t, h, "GET", "/api/u/tasks", "")
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
+		t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if rec.Body.Len() < 3*listChunkBytes {
+		t.Fatalf("body is %d bytes: the test no longer spans several chunks", rec.Body.Len())
+	}
+	tasks, err := listAll(t.Context(), store, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(tasks)
+	if !bytes.Equal(rec.Body.Bytes(), want) {
+		t.Errorf("streamed list differs from the store's list (%d bytes, want %d)", rec.Body.Len(), len(want))
+	}
+}
+
+// failingListStore lists some tasks, then fails.
+type failingListStore struct {
+	*memStore
+	after int
+}
+
+func (s failingListStore) ListTasks(ctx context.Context, userID string) iter.Seq2[Task, error] {
+	return func(yield func(Task, error) bool) {
+		n := 0
+		for t, err := range s.memStore.ListTasks(ctx, userID) {
+			if n == s.after {
+				yield(Task{}, fmt.Errorf("list tasks: %w", errStoreUnavailable))
+				return
+			}
+			if !yield(t, err) {
+				return
+			}
+			n++
+		}
+	}
+}
+
+// TestListFailure: a store error before anything is sent is a clean 503;
+// one after the first chunk went out breaks the response, so the client
+// can never mistake a partial list for a whole one.
+func TestListFailure(t *testing.T) {
+	t.Parallel()
+	mem := newMemStore()
+	for range 100 {
+		mustCreate(t, mem, "u", newTask{Title: strings.Repeat("x", 500)})
+	}
+	early := newServer(discardLogger(), failingListStore{mem, 0}, testCORS)
+	wantDetail(t, serve(t, early, "GET", "/api/u/tasks", ""), http.StatusServiceUnavailable, "Database unavailable, try again shortly")
+
+	srv := httptest.NewServer(newServer(discardLogger(), failingListStore{mem, 90}, testCORS))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/api/u/tasks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("a list cut short was read without error (%d bytes, valid JSON: %v)", len(body), json.Valid(body))
 	}
 }
