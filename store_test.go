@@ -141,7 +141,7 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) taskStore) {
 	}
 }
 
-func mustCreate(t *testing.T, s taskStore, userID string, in newTask) Task {
+func mustCreate(t testing.TB, s taskStore, userID string, in newTask) Task {
 	t.Helper()
 	task, err := s.CreateTask(t.Context(), userID, in)
 	if err != nil {

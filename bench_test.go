@@ -1,0 +1,46 @@
+package main
+
+// Handler micro-benchmarks on the memory store, with allocations, so that
+// CPU and allocation regressions in the HTTP layer show:
+//
+//	go test -run '^$' -bench 'Handler' -benchmem -count 8 . | benchstat -
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// benchRequest serves one request per iteration and checks its status.
+func benchRequest(b *testing.B, h http.Handler, method, target, body string, want int) {
+	b.Helper()
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			b.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body)
+		}
+	}
+}
+
+func BenchmarkHandlerGet(b *testing.B) {
+	store := newMemStore()
+	task := mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
+	benchRequest(b, newServer(discardLogger(), store, testCORS), "GET", "/api/u/tasks/"+task.ID, "", http.StatusOK)
+}
+
+func BenchmarkHandlerCreate(b *testing.B) {
+	h := newServer(discardLogger(), newMemStore(), testCORS)
+	benchRequest(b, h, "POST", "/api/u/tasks", `{"title": "Buy groceries", "description": "Milk, eggs, bread"}`, http.StatusCreated)
+}
+
+func BenchmarkHandlerList1000(b *testing.B) {
+	store := newMemStore()
+	for range 1000 {
+		mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
+	}
+	benchRequest(b, newServer(discardLogger(), store, testCORS), "GET", "/api/u/tasks", "", http.StatusOK)
+}
