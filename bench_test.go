@@ -44,3 +44,27 @@ func BenchmarkHandlerList1000(b *testing.B) {
 	}
 	benchRequest(b, newServer(discardLogger(), store, testCORS), "GET", "/api/u/tasks", "", http.StatusOK)
 }
+
+// BenchmarkPostgresGet compares unnamed and prepared statements for one
+// GetTask, from parallel clients, on TEST_DATABASE_URL.
+func BenchmarkPostgresGet(b *testing.B) {
+	raw := testPostgresURL(b, "TEST_DATABASE_URL")
+	for _, prepare := range []bool{false, true} {
+		name := map[bool]string{false: "unnamed", true: "prepared"}[prepare]
+		b.Run(name, func(b *testing.B) {
+			s := openTestPostgresWith(b, raw, func(o *pgOptions) { o.Prepare = prepare })
+			user := testRunID + "-bench"
+			task := mustCreate(b, s, user, newTask{Title: "Buy groceries"})
+			b.SetParallelism(4)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.GetTask(b.Context(), user, task.ID); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

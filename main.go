@@ -146,8 +146,11 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, <-
 			"use sslmode=verify-full&sslrootcert=system to authenticate the server")
 	}
 	// Named fields only: pg also holds the password.
-	log.Info("connecting to PostgreSQL", "host", pg.Host, "database", pg.Database, "user", pg.User, "sslmode", pg.SSLMode)
-	store, err := newPostgres(*pg, cfg.Store)
+	opts := cfg.Store
+	opts.Log = log
+	log.Info("connecting to PostgreSQL", "host", pg.Host, "database", pg.Database, "user", pg.User,
+		"sslmode", pg.SSLMode, "prepared_statements", opts.Prepare)
+	store, err := newPostgres(*pg, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("PostgreSQL at %s/%s: %w", pg.Host, pg.Database, err)
 	}
@@ -203,6 +206,14 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 	}
 	if cfg.Store, err = loadPgOptions(lookupEnv); err != nil {
 		return config{}, err
+	}
+	switch prepare := getenvDefault(lookupEnv, "DATABASE_PREPARE", "auto"); prepare {
+	case "auto":
+		cfg.Store.Prepare = cfg.Postgres != nil && pgPrepareAuto(*cfg.Postgres)
+	case "on", "off":
+		cfg.Store.Prepare = prepare == "on"
+	default:
+		return config{}, fmt.Errorf("DATABASE_PREPARE must be auto, on or off, not %q", prepare)
 	}
 
 	if cfg.CORS, err = parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins)); err != nil {

@@ -71,6 +71,20 @@ func TestLoadConfig(t *testing.T) {
 	if want := (pgOptions{Timeout: 2500 * time.Millisecond, MaxConns: 5, MaxIdleConns: 5, ConnMaxIdleTime: 90 * time.Second}); err != nil || cfg.Store != want {
 		t.Errorf("store options = %+v, %v; want %+v", cfg.Store, err, want)
 	}
+	for _, tt := range []struct {
+		url, prepare string
+		want         bool
+	}{
+		{"postgres://u:p@db.example/tasks", "", true},
+		{"postgres://u:p@ep-x-pooler.neon.tech/tasks", "", false},
+		{"postgres://u:p@ep-x-pooler.neon.tech/tasks", "on", true},
+		{"postgres://u:p@db.example/tasks", "off", false},
+	} {
+		cfg, err := loadConfig(envMap(map[string]string{"DATABASE_URL": tt.url, "DATABASE_PREPARE": tt.prepare}))
+		if err != nil || cfg.Store.Prepare != tt.want {
+			t.Errorf("%s with DATABASE_PREPARE=%q: prepare = %v, %v; want %v", tt.url, tt.prepare, cfg.Store.Prepare, err, tt.want)
+		}
+	}
 	cfg, err = loadConfig(envMap(map[string]string{"DATABASE_MAX_IDLE_CONNS": "0"}))
 	if err != nil || cfg.Store.MaxIdleConns != 0 {
 		t.Errorf("DATABASE_MAX_IDLE_CONNS=0: %+v, %v", cfg.Store, err)
@@ -90,7 +104,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"DATABASE_TIMEOUT": "5"}, {"DATABASE_TIMEOUT": "0s"}, {"DATABASE_TIMEOUT": "1m"},
 		{"DATABASE_MAX_CONNS": "0"}, {"DATABASE_MAX_CONNS": "many"},
 		{"DATABASE_MAX_IDLE_CONNS": "21"}, {"DATABASE_MAX_IDLE_CONNS": "-1"},
-		{"DATABASE_MAX_IDLE_TIME": "10ms"},
+		{"DATABASE_MAX_IDLE_TIME": "10ms"}, {"DATABASE_PREPARE": "yes"},
 	} {
 		if _, err := loadConfig(envMap(vars)); err == nil {
 			t.Errorf("%v: no error", vars)

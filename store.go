@@ -135,6 +135,13 @@ type pgOptions struct {
 	MaxConns        int
 	MaxIdleConns    int
 	ConnMaxIdleTime time.Duration
+	// Prepare sends each statement as a named prepared statement, parsed
+	// and planned once per connection instead of on every request. Safe
+	// only when each connection is a server session of its own: not
+	// behind a transaction-mode pooler (see pgPrepareAuto).
+	Prepare bool
+	// Log receives the store's warnings; nil discards them.
+	Log *slog.Logger
 }
 
 // Defaults for pgOptions. Neon closes idle connections when it suspends a
@@ -149,6 +156,17 @@ const (
 	pgConnMaxLifetime       = 30 * time.Minute
 	pgDefaultConnectTimeout = 10 * time.Second // when the URL gives no connect_timeout
 )
+
+// pgPrepareAuto decides DATABASE_PREPARE=auto: prepared statements unless
+// the host looks like a transaction-mode pooler (Neon's "-pooler" hosts,
+// PgBouncer's usual port 6432). Behind such a pooler a named statement may
+// reach a server session where another client prepared a different one
+// under the same name, and run it: measured here through PgBouncer 1.18,
+// that silently ran the wrong SQL. PgBouncer 1.21+ with
+// max_prepared_statements set handles them; say DATABASE_PREPARE=on there.
+func pgPrepareAuto(cfg pq.Config) bool {
+	return !strings.Contains(strings.ToLower(cfg.Host), "-pooler") && cfg.Port != 6432
+}
 
 // defaultPgOptions are the settings used unless configured otherwise.
 func defaultPgOptions() pgOptions {
@@ -167,9 +185,17 @@ func defaultPgOptions() pgOptions {
 type pgStore struct {
 	db      *sql.DB
 	timeout time.Duration
+	log     *slog.Logger
+	prepare bool
+	// stmts holds the prepared statements by SQL text when prepare is set;
+	// it is written before ready is set and only read afterwards.
+	stmts map[string]*sql.Stmt
 	// ready is set once the schema is applied; until then every call is
 	// errStoreUnavailable rather than an undefined-table error.
 	ready atomic.Bool
+	// unprepared is set when the server did not know a prepared statement
+	// (a pooler in the way): from then on statements are sent unnamed.
+	unprepared atomic.Bool
 }
 
 var _ taskStore = (*pgStore)(nil)
@@ -232,7 +258,11 @@ func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 	db.SetMaxIdleConns(opts.MaxIdleConns)
 	db.SetConnMaxIdleTime(opts.ConnMaxIdleTime)
 	db.SetConnMaxLifetime(pgConnMaxLifetime)
-	return &pgStore{db: db, timeout: opts.Timeout}, nil
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &pgStore{db: db, timeout: opts.Timeout, log: log, prepare: opts.Prepare}, nil
 }
 
 // openPostgres connects with cfg and applies the embedded schema once; a
@@ -301,8 +331,57 @@ func (s *pgStore) applySchema(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return classify("apply schema", err)
 	}
+	if err := s.prepareStatements(ctx); err != nil {
+		return err
+	}
 	s.ready.Store(true)
 	return nil
+}
+
+// prepareStatements prepares every statement once, when prepare is set.
+// database/sql prepares each again, once, on every other connection that
+// runs it.
+func (s *pgStore) prepareStatements(ctx context.Context) error {
+	if !s.prepare || s.stmts != nil {
+		return nil
+	}
+	stmts := make(map[string]*sql.Stmt, len(allStatements))
+	for _, q := range allStatements {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return classify("prepare statements", err)
+		}
+		stmts[q] = st
+	}
+	s.stmts = stmts
+	return nil
+}
+
+// stmt returns the prepared statement for query, or nil to send it unnamed.
+func (s *pgStore) stmt(query string) *sql.Stmt {
+	if s.stmts == nil || s.unprepared.Load() {
+		return nil
+	}
+	return s.stmts[query]
+}
+
+// isStatementMissing reports whether err says the server does not know a
+// prepared statement: the connection went through a transaction-mode pooler
+// that handed the statement to another server session.
+func isStatementMissing(err error) bool {
+	return pq.As(err, pqerror.InvalidSQLStatementName) != nil ||
+		pq.As(err, pqerror.DuplicatePstatement) != nil
+}
+
+// fallBackToUnnamed switches the store to unnamed statements for good.
+func (s *pgStore) fallBackToUnnamed(err error) {
+	if !s.unprepared.Swap(true) {
+		s.log.Warn("PostgreSQL did not know a prepared statement, so a transaction-mode pooler is in the way: "+
+			"sending statements unnamed from now on; set DATABASE_PREPARE=off for this database", "err", err)
+	}
 }
 
 // errNotReady is what calls get before the schema has been applied.
@@ -343,6 +422,9 @@ const (
 		WHERE user_id = $1 AND id = $2 RETURNING ` + taskColumns
 )
 
+// allStatements are the statements a request may run.
+var allStatements = []string{listTasksSQL, createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL}
+
 // rowScanner is what *sql.Row and *sql.Rows have in common.
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -373,7 +455,7 @@ func (s *pgStore) ListTasks(ctx context.Context, userID string) iter.Seq2[Task, 
 			return
 		}
 		defer cancel()
-		rows, err := s.db.QueryContext(ctx, listTasksSQL, userID)
+		rows, err := s.query(ctx, listTasksSQL, userID)
 		if err != nil {
 			yield(Task{}, classify("list tasks", err))
 			return
@@ -427,7 +509,7 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string) error {
 		return err
 	}
 	defer cancel()
-	res, err := s.db.ExecContext(ctx, deleteTaskSQL, userID, id)
+	res, err := s.exec(ctx, deleteTaskSQL, userID, id)
 	if err != nil {
 		return classify("delete task", err)
 	}
@@ -470,11 +552,46 @@ func (s *pgStore) queryTask(ctx context.Context, op, query string, args ...any) 
 		return Task{}, err
 	}
 	defer cancel()
-	t, err := scanTask(s.db.QueryRowContext(ctx, query, args...))
+	t, err := scanTask(s.queryRow(ctx, query, args...))
+	if st := s.stmt(query); st != nil && isStatementMissing(err) {
+		s.fallBackToUnnamed(err)
+		t, err = scanTask(s.db.QueryRowContext(ctx, query, args...))
+	}
 	if err != nil {
 		return Task{}, classify(op, err)
 	}
 	return t, nil
+}
+
+// query, queryRow and exec run a statement prepared when the store prepares
+// statements, unnamed otherwise.
+func (s *pgStore) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(query); st != nil {
+		rows, err := st.QueryContext(ctx, args...)
+		if !isStatementMissing(err) {
+			return rows, err
+		}
+		s.fallBackToUnnamed(err)
+	}
+	return s.db.QueryContext(ctx, query, args...)
+}
+
+func (s *pgStore) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.stmt(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.db.QueryRowContext(ctx, query, args...)
+}
+
+func (s *pgStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := s.stmt(query); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		if !isStatementMissing(err) {
+			return res, err
+		}
+		s.fallBackToUnnamed(err)
+	}
+	return s.db.ExecContext(ctx, query, args...)
 }
 
 // classify wraps a database error with the operation and translates the

@@ -46,6 +46,61 @@ func TestPostgresStore(t *testing.T) {
 	runStoreSuite(t, func(*testing.T) taskStore { return s })
 }
 
+// TestPostgresStorePrepared runs the suite with named prepared statements,
+// as DATABASE_PREPARE=auto does on a direct connection.
+func TestPostgresStorePrepared(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), func(o *pgOptions) { o.Prepare = true })
+	if s.stmts == nil {
+		t.Fatal("no statements were prepared")
+	}
+	runStoreSuite(t, func(*testing.T) taskStore { return s })
+	if s.unprepared.Load() {
+		t.Error("the store fell back to unnamed statements on a direct connection")
+	}
+}
+
+// TestPostgresFallsBackToUnnamedStatements: when the server does not know
+// a prepared statement (as behind a transaction-mode pooler), the request
+// still succeeds, and the store stops preparing.
+func TestPostgresFallsBackToUnnamedStatements(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), func(o *pgOptions) {
+		o.Prepare = true
+		o.MaxConns, o.MaxIdleConns = 1, 1 // so DEALLOCATE reaches the statements' session
+	})
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "t"})
+	if _, err := s.db.ExecContext(t.Context(), "DEALLOCATE ALL"); err != nil {
+		t.Fatal(err)
+	}
+	wantSameTask(t, mustGet(t, s, user, task.ID), task)
+	if !s.unprepared.Load() {
+		t.Error("the store did not switch to unnamed statements")
+	}
+	if tasks, err := listAll(t.Context(), s, user); err != nil || len(tasks) != 1 {
+		t.Errorf("list after the fallback: %v, %v", tasks, err)
+	}
+}
+
+func TestPgPrepareAuto(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]bool{
+		"postgres://u:p@ep-cool-123.eu-central-1.aws.neon.tech/db":        true,
+		"postgres://u:p@ep-cool-123-pooler.eu-central-1.aws.neon.tech/db": false,
+		"postgres://u:p@127.0.0.1:5432/db":                                true,
+		"postgres://u:p@127.0.0.1:6432/db":                                false,
+	} {
+		cfg, _, err := parsePostgresURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pgPrepareAuto(cfg); got != want {
+			t.Errorf("%s: prepared statements = %v, want %v", raw, got, want)
+		}
+	}
+}
+
 // TestPostgresStoreThroughPooler runs the suite through a transaction-mode
 // PgBouncer, when one is given; CI has none, so this one may skip.
 func TestPostgresStoreThroughPooler(t *testing.T) {
@@ -69,11 +124,19 @@ func testPostgresURL(t testing.TB, envVar string) string {
 // database that cannot be reached fails the test.
 func openTestPostgres(t testing.TB, raw string) *pgStore {
 	t.Helper()
+	return openTestPostgresWith(t, raw, func(*pgOptions) {})
+}
+
+// openTestPostgresWith is openTestPostgres with options changed by set.
+func openTestPostgresWith(t testing.TB, raw string, set func(*pgOptions)) *pgStore {
+	t.Helper()
 	cfg, _, err := parsePostgresURL(raw)
 	if err != nil {
 		t.Fatalf("test database URL: %v", err)
 	}
-	s, err := openPostgres(t.Context(), cfg, defaultPgOptions())
+	opts := defaultPgOptions()
+	set(&opts)
+	s, err := openPostgres(t.Context(), cfg, opts)
 	if err != nil {
 		t.Fatalf("a test database URL is set but PostgreSQL cannot be used: %v", err)
 	}
