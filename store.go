@@ -34,10 +34,11 @@ import (
 // errStoreUnavailable (wrapped with its cause) when the backing database
 // cannot be reached; anything else is internal.
 type taskStore interface {
-	// ListTasks yields the user's tasks ordered by (created_at, id), one at
-	// a time, so a long list is never held whole in memory. An error ends
-	// the sequence; stopping early releases the query.
-	ListTasks(ctx context.Context, userID string) iter.Seq2[Task, error]
+	// ListTasks yields the user's tasks that q selects, ordered by
+	// (created_at, id), one at a time, so a long list is never held whole
+	// in memory. An error ends the sequence; stopping early releases the
+	// query.
+	ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error]
 	// CreateTask stores a new, not-completed task with a fresh id.
 	CreateTask(ctx context.Context, userID string, in newTask) (Task, error)
 	// GetTask returns one task or errTaskNotFound.
@@ -63,6 +64,26 @@ var (
 	// not answer in time; the request may succeed if retried later.
 	errStoreUnavailable = errors.New("task store unavailable")
 )
+
+// listQuery selects part of a user's list. The zero value selects all.
+type listQuery struct {
+	Completed *bool       // only tasks in this state
+	After     *listCursor // only tasks after this position
+	Limit     int         // at most this many; 0 for no limit
+}
+
+// listCursor is a position in a user's list: the (created_at, id) of the
+// last task seen. Keyset pagination on the list's own index, so a page
+// costs the same however deep it is.
+type listCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// before reports whether the cursor comes before t in list order.
+func (c listCursor) before(t Task) bool {
+	return cmp.Or(t.CreatedAt.Compare(c.CreatedAt), strings.Compare(t.ID, c.ID)) > 0
+}
 
 // newTask is what a client may set when creating a task.
 type newTask struct {
@@ -411,8 +432,6 @@ const taskColumns = `id, user_id, title, description, is_completed, created_at, 
 const bumpUpdatedAt = `updated_at = GREATEST(now(), updated_at + interval '1 microsecond')`
 
 const (
-	listTasksSQL = `SELECT ` + taskColumns + ` FROM task
-		WHERE user_id = $1 ORDER BY created_at, id`
 	createTaskSQL = `INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING ` + taskColumns
 	getTaskSQL = `SELECT ` + taskColumns + ` FROM task
@@ -428,8 +447,50 @@ const (
 		WHERE user_id = $1 AND id = $2 RETURNING ` + taskColumns
 )
 
+// listTasksSQL holds the list statement for each shape of listQuery:
+// [with a completed filter][with a cursor]. LIMIT NULL means no limit. Four
+// statements rather than one with optional conditions, so that each is
+// planned as an index range scan on (user_id, created_at, id).
+var listTasksSQL = func() (stmts [2][2]string) {
+	for _, completed := range []int{0, 1} {
+		for _, cursor := range []int{0, 1} {
+			q, n := `SELECT `+taskColumns+` FROM task WHERE user_id = $1`, 1
+			if completed == 1 {
+				n++
+				q += fmt.Sprintf(` AND is_completed = $%d`, n)
+			}
+			if cursor == 1 {
+				q += fmt.Sprintf(` AND (created_at, id) > ($%d, $%d)`, n+1, n+2)
+				n += 2
+			}
+			stmts[completed][cursor] = q + fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, n+1)
+		}
+	}
+	return stmts
+}()
+
+// listArgs returns the statement for q and its arguments.
+func listArgs(userID string, q listQuery) (string, []any) {
+	args := []any{userID}
+	completed, cursor := 0, 0
+	if q.Completed != nil {
+		completed = 1
+		args = append(args, *q.Completed)
+	}
+	if q.After != nil {
+		cursor = 1
+		args = append(args, q.After.CreatedAt, q.After.ID)
+	}
+	var limit *int
+	if q.Limit > 0 {
+		limit = &q.Limit
+	}
+	return listTasksSQL[completed][cursor], append(args, limit)
+}
+
 // allStatements are the statements a request may run.
-var allStatements = []string{listTasksSQL, createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL}
+var allStatements = []string{listTasksSQL[0][0], listTasksSQL[0][1], listTasksSQL[1][0], listTasksSQL[1][1],
+	createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL}
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.
 type rowScanner interface {
@@ -453,7 +514,7 @@ func scanTask(row rowScanner) (Task, error) {
 
 // ListTasks implements taskStore: rows are read from the connection as the
 // caller consumes them.
-func (s *pgStore) ListTasks(ctx context.Context, userID string) iter.Seq2[Task, error] {
+func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
 	return func(yield func(Task, error) bool) {
 		ctx, cancel, err := s.begin(ctx, "list tasks")
 		if err != nil {
@@ -461,7 +522,8 @@ func (s *pgStore) ListTasks(ctx context.Context, userID string) iter.Seq2[Task, 
 			return
 		}
 		defer cancel()
-		rows, err := s.query(ctx, listTasksSQL, userID)
+		query, args := listArgs(userID, q)
+		rows, err := s.query(ctx, query, args...)
 		if err != nil {
 			yield(Task{}, classify("list tasks", err))
 			return
@@ -705,16 +767,22 @@ func newMemStore() *memStore {
 
 // ListTasks implements taskStore on a sorted snapshot, so writers are not
 // held up while the caller consumes it.
-func (m *memStore) ListTasks(_ context.Context, userID string) iter.Seq2[Task, error] {
+func (m *memStore) ListTasks(_ context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
 	m.mu.RLock()
 	tasks := make([]Task, 0, len(m.tasks[userID]))
 	for _, t := range m.tasks[userID] {
+		if q.Completed != nil && t.IsCompleted != *q.Completed || q.After != nil && !q.After.before(t) {
+			continue
+		}
 		tasks = append(tasks, t.clone())
 	}
 	m.mu.RUnlock()
 	slices.SortFunc(tasks, func(a, b Task) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 	})
+	if q.Limit > 0 && len(tasks) > q.Limit {
+		tasks = tasks[:q.Limit]
+	}
 	return func(yield func(Task, error) bool) {
 		for _, t := range tasks {
 			if !yield(t, nil) {

@@ -190,6 +190,7 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) taskStore) {
 		{"ConcurrentToggle", testConcurrentToggle},
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"TextRoundTrip", testTextRoundTrip},
+		{"ListQuery", testListQuery},
 		{"Ping", func(t *testing.T, s taskStore) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatal(err)
@@ -272,13 +273,82 @@ func testCreateThenGet(t *testing.T, s taskStore) {
 // listAll collects a user's tasks from the store's sequence.
 func listAll(ctx context.Context, s taskStore, user string) ([]Task, error) {
 	var tasks []Task
-	for t, err := range s.ListTasks(ctx, user) {
+	for t, err := range s.ListTasks(ctx, user, listQuery{}) {
 		if err != nil {
 			return nil, err
 		}
 		tasks = append(tasks, t)
 	}
 	return tasks, nil
+}
+
+// listWith collects what ListTasks yields for q.
+func listWith(t *testing.T, s taskStore, user string, q listQuery) []Task {
+	t.Helper()
+	var tasks []Task
+	for task, err := range s.ListTasks(t.Context(), user, q) {
+		if err != nil {
+			t.Fatalf("list %+v: %v", q, err)
+		}
+		tasks = append(tasks, task)
+	}
+	return tasks
+}
+
+// testListQuery: the completed filter, the cursor and the limit select
+// exactly the right slice of the ordered list, alone and together.
+func testListQuery(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	for i := range 7 {
+		task := mustCreate(t, s, user, newTask{Title: fmt.Sprint("task ", i)})
+		if i%3 == 0 {
+			if _, err := s.ToggleTask(t.Context(), user, task.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	all := listWith(t, s, user, listQuery{})
+	if len(all) != 7 {
+		t.Fatalf("%d tasks, want 7", len(all))
+	}
+	for _, done := range []bool{true, false} {
+		want := slices.DeleteFunc(slices.Clone(all), func(t Task) bool { return t.IsCompleted != done })
+		for i := -1; i < len(all); i++ {
+			for _, limit := range []int{0, 1, 2, 100} {
+				q := listQuery{Completed: &done, Limit: limit}
+				rest := want
+				if i >= 0 {
+					q.After = &listCursor{CreatedAt: all[i].CreatedAt, ID: all[i].ID}
+					rest = slices.DeleteFunc(slices.Clone(want), func(t Task) bool { return compareTasks(t, all[i]) <= 0 })
+				}
+				if limit > 0 && len(rest) > limit {
+					rest = rest[:limit]
+				}
+				got := listWith(t, s, user, q)
+				if !slices.EqualFunc(got, rest, func(a, b Task) bool { return a.ID == b.ID }) {
+					t.Errorf("completed=%v after #%d limit %d: got %d tasks %v, want %d", done, i, limit, len(got), ids(got), len(rest))
+				}
+				// The same without the filter.
+				q.Completed = nil
+				unfiltered := all[i+1:]
+				if limit > 0 && len(unfiltered) > limit {
+					unfiltered = unfiltered[:limit]
+				}
+				if got := listWith(t, s, user, q); !slices.EqualFunc(got, unfiltered, func(a, b Task) bool { return a.ID == b.ID }) {
+					t.Errorf("after #%d limit %d: got %v, want %v", i, limit, ids(got), ids(unfiltered))
+				}
+			}
+		}
+	}
+}
+
+// ids lists the tasks' ids, for messages.
+func ids(tasks []Task) []string {
+	var out []string
+	for _, t := range tasks {
+		out = append(out, t.ID)
+	}
+	return out
 }
 
 func testListOrderAndScope(t *testing.T, s taskStore) {

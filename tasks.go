@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -169,18 +171,26 @@ const (
 // error after the first chunk is sent can no longer change the status, so
 // the connection is aborted and the client sees a broken response, never a
 // short list that looks complete.
+//
+// With ?limit=N it answers one page, and a Link header to the next page
+// when there is one; ?completed= and ?after= narrow the list.
 func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var v validator
 		userID := v.userID(r)
+		q := v.listQuery(r)
 		if err := v.err(); err != nil {
 			writeError(w, r, log, err)
+			return
+		}
+		if q.Limit > 0 {
+			writePage(w, r, log, store, userID, q)
 			return
 		}
 		buf := make([]byte, 0, listChunkBytes+1024)
 		buf = append(buf, '[')
 		started, n := false, 0
-		for t, err := range store.ListTasks(r.Context(), userID) {
+		for t, err := range store.ListTasks(r.Context(), userID, q) {
 			if err != nil {
 				if !started {
 					writeError(w, r, log, err)
@@ -206,14 +216,124 @@ func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
 				buf = buf[:0]
 			}
 		}
-		buf = append(buf, ']')
-		if !started {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-			w.WriteHeader(http.StatusOK)
-		}
-		w.Write(buf)
+		writeJSONBytes(w, http.StatusOK, append(buf, ']'), started)
 	})
+}
+
+// writePage answers one page of at most q.Limit tasks, fetching one more
+// to learn whether a next page exists. A page is small (1,000 tasks at
+// most), so it is gathered before anything is sent.
+func writePage(w http.ResponseWriter, r *http.Request, log *slog.Logger, store taskStore, userID string, q listQuery) {
+	limit := q.Limit
+	q.Limit++
+	buf := make([]byte, 0, 4096)
+	buf = append(buf, '[')
+	var last Task
+	n := 0
+	for t, err := range store.ListTasks(r.Context(), userID, q) {
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if n == limit {
+			w.Header().Set("Link", nextPageLink(r, last))
+			break
+		}
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendTask(buf, t)
+		last = t
+		n++
+	}
+	writeJSONBytes(w, http.StatusOK, append(buf, ']'), false)
+}
+
+// nextPageLink is the Link header value for the page after last: the
+// request's own query with after= moved on.
+func nextPageLink(r *http.Request, last Task) string {
+	query := r.URL.Query()
+	query.Set("after", encodeCursor(listCursor{CreatedAt: last.CreatedAt, ID: last.ID}))
+	next := url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: query.Encode()}
+	return "<" + next.String() + `>; rel="next"`
+}
+
+// writeJSONBytes writes a JSON body; if the header was already sent
+// (headerSent) it writes only the rest of the body.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte, headerSent bool) {
+	if !headerSent {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
+	}
+	w.Write(body)
+}
+
+// encodeCursor makes the opaque after= value: created_at in microseconds
+// and the id's 16 bytes, base64url.
+func encodeCursor(c listCursor) string {
+	var b [24]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(c.CreatedAt.UnixMicro()))
+	hex.Decode(b[8:], []byte(strings.ReplaceAll(c.ID, "-", "")))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// decodeCursor reads an after= value made by encodeCursor.
+func decodeCursor(s string) (listCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 24 {
+		return listCursor{}, false
+	}
+	var id [16]byte
+	copy(id[:], b[8:])
+	micros := int64(binary.BigEndian.Uint64(b[:8]))
+	return listCursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: formatUUID(id)}, true
+}
+
+// maxPageLimit is the largest ?limit= accepted.
+const maxPageLimit = 1000
+
+// listQuery reads the list's optional query parameters. Unknown ones are
+// ignored, as FastAPI does; of a repeated one, the last counts.
+func (v *validator) listQuery(r *http.Request) listQuery {
+	var q listQuery
+	params := r.URL.Query()
+	last := func(name string) (string, bool) {
+		vals := params[name]
+		if len(vals) == 0 {
+			return "", false
+		}
+		return vals[len(vals)-1], true
+	}
+	if raw, ok := last("completed"); ok {
+		if b, ok := laxBoolString(raw); ok {
+			q.Completed = &b
+		} else {
+			v.add("bool_type", "Input should be a valid boolean, unable to interpret input", nil, "query", "completed")
+		}
+	}
+	if raw, ok := last("limit"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		switch {
+		case err != nil:
+			v.add("int_parsing", "Input should be a valid integer, unable to parse string as an integer", nil, "query", "limit")
+		case n < 1:
+			v.add("greater_than_equal", "Input should be greater than or equal to 1", map[string]any{"ge": 1}, "query", "limit")
+		case n > maxPageLimit:
+			v.add("less_than_equal", fmt.Sprintf("Input should be less than or equal to %d", maxPageLimit),
+				map[string]any{"le": maxPageLimit}, "query", "limit")
+		default:
+			q.Limit = n
+		}
+	}
+	if raw, ok := last("after"); ok {
+		if c, ok := decodeCursor(raw); ok {
+			q.After = &c
+		} else {
+			v.add("value_error", "Value error, after must be a cursor from a Link header", nil, "query", "after")
+		}
+	}
+	return q
 }
 
 // listChunkBytes is how much of a list is gathered before it is written.
@@ -550,12 +670,18 @@ func laxBool(raw json.RawMessage) (b, ok bool) {
 	case float64:
 		return x == 1, x == 0 || x == 1
 	case string:
-		switch strings.ToLower(x) {
-		case "1", "on", "t", "true", "y", "yes":
-			return true, true
-		case "0", "off", "f", "false", "n", "no":
-			return false, true
-		}
+		return laxBoolString(x)
+	}
+	return false, false
+}
+
+// laxBoolString reads the strings pydantic's lax mode takes for a boolean.
+func laxBoolString(s string) (b, ok bool) {
+	switch strings.ToLower(s) {
+	case "1", "on", "t", "true", "y", "yes":
+		return true, true
+	case "0", "off", "f", "false", "n", "no":
+		return false, true
 	}
 	return false, false
 }

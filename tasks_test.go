@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -724,7 +725,7 @@ func (s *stubStore) fail() error {
 	return s.err
 }
 
-func (s *stubStore) ListTasks(context.Context, string) iter.Seq2[Task, error] {
+func (s *stubStore) ListTasks(context.Context, string, listQuery) iter.Seq2[Task, error] {
 	return func(yield func(Task, error) bool) { yield(Task{}, s.fail()) }
 }
 func (s *stubStore) CreateTask(context.Context, string, newTask) (Task, error) {
@@ -1013,10 +1014,10 @@ type failingListStore struct {
 	after int
 }
 
-func (s failingListStore) ListTasks(ctx context.Context, userID string) iter.Seq2[Task, error] {
+func (s failingListStore) ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
 	return func(yield func(Task, error) bool) {
 		n := 0
-		for t, err := range s.memStore.ListTasks(ctx, userID) {
+		for t, err := range s.memStore.ListTasks(ctx, userID, q) {
 			if n == s.after {
 				yield(Task{}, fmt.Errorf("list tasks: %w", errStoreUnavailable))
 				return
@@ -1052,4 +1053,98 @@ func TestListFailure(t *testing.T) {
 	if err == nil {
 		t.Errorf("a list cut short was read without error (%d bytes, valid JSON: %v)", len(body), json.Valid(body))
 	}
+}
+
+// linkPattern reads a Link header's next-page URL.
+var linkPattern = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
+
+// TestListPagination: following Link headers from ?limit=N visits every
+// task once, in order, and the last page has no Link; ?completed= filters
+// on every page; without parameters the list is whole and has no Link.
+func TestListPagination(t *testing.T) {
+	t.Parallel()
+	h := newTestServer(t)
+	user := "pager/ü" // escaped in the path, and so in the Link
+	var all []testTask
+	for i := range 11 {
+		task := createTask(t, h, url.PathEscape(user), fmt.Sprintf(`{"title": "task %d"}`, i))
+		if i%2 == 0 {
+			task = decodeAs[testTask](t, serve(t, h, "PATCH", "/api/"+url.PathEscape(user)+"/tasks/"+task.ID+"/complete", ""), http.StatusOK)
+		}
+		all = append(all, task)
+	}
+	whole := serve(t, h, "GET", "/api/"+url.PathEscape(user)+"/tasks", "")
+	if whole.Header().Get("Link") != "" {
+		t.Errorf("unpaged list has Link %q", whole.Header().Get("Link"))
+	}
+	for _, tt := range []struct {
+		query string
+		want  func(testTask) bool
+	}{
+		{"limit=3", func(testTask) bool { return true }},
+		{"limit=1&completed=true", func(t testTask) bool { return t.IsCompleted }},
+		{"completed=no&limit=4", func(t testTask) bool { return !t.IsCompleted }},
+		{"limit=1000", func(testTask) bool { return true }},
+	} {
+		var want []string
+		for _, task := range all {
+			if tt.want(task) {
+				want = append(want, task.ID)
+			}
+		}
+		var got []string
+		target := "/api/" + url.PathEscape(user) + "/tasks?" + tt.query
+		for pages := 0; target != ""; pages++ {
+			if pages > len(all) {
+				t.Fatalf("%s: more pages than tasks", tt.query)
+			}
+			rec := serve(t, h, "GET", target, "")
+			page := decodeAs[[]testTask](t, rec, http.StatusOK)
+			for _, task := range page {
+				got = append(got, task.ID)
+			}
+			target = ""
+			if link := rec.Header().Get("Link"); link != "" {
+				m := linkPattern.FindStringSubmatch(link)
+				if m == nil {
+					t.Fatalf("%s: Link %q is not <url>; rel=\"next\"", tt.query, link)
+				}
+				target = m[1]
+				if len(page) == 0 {
+					t.Fatalf("%s: an empty page links to another", tt.query)
+				}
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: pages gave %d tasks %v,\nwant %d %v", tt.query, len(got), got, len(want), want)
+		}
+	}
+}
+
+// TestListQueryValidation: bad query parameters are 422s located in the
+// query; unknown ones are ignored.
+func TestListQueryValidation(t *testing.T) {
+	t.Parallel()
+	h := newTestServer(t)
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{"limit=0", []string{"greater_than_equal@query.limit"}},
+		{"limit=1001", []string{"less_than_equal@query.limit"}},
+		{"limit=ten", []string{"int_parsing@query.limit"}},
+		{"limit=", []string{"int_parsing@query.limit"}},
+		{"completed=maybe", []string{"bool_type@query.completed"}},
+		{"after=not-a-cursor", []string{"value_error@query.after"}},
+		{"after=" + strings.Repeat("A", 32) + "A", []string{"value_error@query.after"}},
+		{"limit=-1&completed=2&after=x", []string{"bool_type@query.completed", "greater_than_equal@query.limit", "value_error@query.after"}},
+	} {
+		wantItems(t, serve(t, h, "GET", "/api/u/tasks?"+tt.query, ""), tt.want...)
+	}
+	for _, ok := range []string{"sort=desc", "limit=5&limit=7", "completed=TRUE", "after=" + strings.Repeat("A", 32)} {
+		if rec := serve(t, h, "GET", "/api/u/tasks?"+ok, ""); rec.Code != http.StatusOK {
+			t.Errorf("?%s: %d %s, want 200", ok, rec.Code, rec.Body)
+		}
+	}
+	wantItems(t, serve(t, h, "GET", "/api/%00/tasks?limit=0", ""), "value_error@path.user_id", "greater_than_equal@query.limit")
 }
