@@ -481,7 +481,7 @@ func (d *discardWriter) Write(b []byte) (int, error) {
 var corsMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
 
 const (
-	corsExposeHeaders = "Location, Link, Retry-After, X-Request-ID"
+	corsExposeHeaders = "ETag, Idempotent-Replayed, Link, Location, Retry-After, X-Request-ID"
 	corsMaxAge        = "600"
 )
 

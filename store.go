@@ -44,13 +44,16 @@ type taskStore interface {
 	// GetTask returns one task or errTaskNotFound.
 	GetTask(ctx context.Context, userID, id string) (Task, error)
 	// UpdateTask applies the fields set in u and always moves updated_at
-	// forward; errTaskNotFound if there is no such task.
+	// forward; errTaskNotFound if there is no such task, a *staleError if
+	// u.IfMatch is not met.
 	UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (Task, error)
-	// DeleteTask removes one task or returns errTaskNotFound.
-	DeleteTask(ctx context.Context, userID, id string) error
+	// DeleteTask removes one task or returns errTaskNotFound, or a
+	// *staleError if cond is not met.
+	DeleteTask(ctx context.Context, userID, id string, cond ifMatch) error
 	// ToggleTask flips is_completed atomically: N concurrent toggles flip
-	// it N times. errTaskNotFound if there is no such task.
-	ToggleTask(ctx context.Context, userID, id string) (Task, error)
+	// it N times. errTaskNotFound if there is no such task, a *staleError
+	// if cond is not met.
+	ToggleTask(ctx context.Context, userID, id string, cond ifMatch) (Task, error)
 	// Ping reports whether the store can answer; errStoreUnavailable if not.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -85,6 +88,36 @@ func (c listCursor) before(t Task) bool {
 	return cmp.Or(t.CreatedAt.Compare(c.CreatedAt), strings.Compare(t.ID, c.ID)) > 0
 }
 
+// ifMatch is a write's precondition. nil means none; otherwise the write
+// happens only if the task's updated_at, its version, is one of these.
+type ifMatch []time.Time
+
+// met reports whether a task at version v meets the precondition.
+func (c ifMatch) met(v time.Time) bool {
+	return c == nil || slices.ContainsFunc(c, v.Equal)
+}
+
+// sqlArg is the precondition as a statement argument: NULL for none, else
+// an array of timestamps.
+func (c ifMatch) sqlArg() any {
+	if c == nil {
+		return nil
+	}
+	versions := make(pq.StringArray, len(c))
+	for i, v := range c {
+		versions[i] = v.UTC().Format(time.RFC3339Nano)
+	}
+	return versions
+}
+
+// staleError is a write refused by its precondition: the task has changed
+// since the client read it. Current is the task as it is now.
+type staleError struct {
+	Current Task
+}
+
+func (e *staleError) Error() string { return "task changed since it was read" }
+
 // newTask is what a client may set when creating a task.
 type newTask struct {
 	Title       string
@@ -99,6 +132,7 @@ type taskUpdate struct {
 	SetDescription bool
 	Description    *string
 	IsCompleted    *bool
+	IfMatch        ifMatch
 }
 
 // newTaskID returns a random version 7 UUID, lowercase and hyphenated. Its
@@ -441,10 +475,19 @@ const (
 			description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
 			is_completed = COALESCE($6::boolean, is_completed),
 			` + bumpUpdatedAt + `
-		WHERE user_id = $1 AND id = $2 RETURNING ` + taskColumns
-	deleteTaskSQL = `DELETE FROM task WHERE user_id = $1 AND id = $2`
+		WHERE user_id = $1 AND id = $2 AND ` + versionIn7 + ` RETURNING ` + taskColumns
+	deleteTaskSQL = `DELETE FROM task WHERE user_id = $1 AND id = $2 AND ` + versionIn3
 	toggleTaskSQL = `UPDATE task SET is_completed = NOT is_completed, ` + bumpUpdatedAt + `
-		WHERE user_id = $1 AND id = $2 RETURNING ` + taskColumns
+		WHERE user_id = $1 AND id = $2 AND ` + versionIn3 + ` RETURNING ` + taskColumns
+)
+
+// versionIn3 and versionIn7 are the precondition in SQL: the parameter (ifMatch.sqlArg) is
+// NULL, or holds the row's updated_at. Checked in the write's own WHERE, so
+// a conditional write is still one statement, with no race between the
+// check and the write.
+const (
+	versionIn3 = `($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))`
+	versionIn7 = `($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))`
 )
 
 // listTasksSQL holds the list statement for each shape of listQuery:
@@ -566,18 +609,33 @@ func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) 
 // UpdateTask implements taskStore in one statement, so a concurrent toggle
 // can never be lost between a read and a write.
 func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (Task, error) {
-	return s.queryTask(ctx, "update task", updateTaskSQL,
-		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted)
+	t, err := s.queryTask(ctx, "update task", updateTaskSQL,
+		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted, u.IfMatch.sqlArg())
+	return t, s.whyNotFound(ctx, userID, id, u.IfMatch, err)
+}
+
+// whyNotFound tells, after a conditional write changed no row, whether the
+// task is missing (errTaskNotFound stays) or changed (a *staleError). Only
+// that failure costs a second round trip.
+func (s *pgStore) whyNotFound(ctx context.Context, userID, id string, cond ifMatch, err error) error {
+	if cond == nil || !errors.Is(err, errTaskNotFound) {
+		return err
+	}
+	current, getErr := s.GetTask(ctx, userID, id)
+	if getErr != nil {
+		return getErr
+	}
+	return &staleError{Current: current}
 }
 
 // DeleteTask implements taskStore.
-func (s *pgStore) DeleteTask(ctx context.Context, userID, id string) error {
+func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatch) error {
 	ctx, cancel, err := s.begin(ctx, "delete task")
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	res, err := s.exec(ctx, deleteTaskSQL, userID, id)
+	res, err := s.exec(ctx, deleteTaskSQL, userID, id, cond.sqlArg())
 	if err != nil {
 		return classify("delete task", err)
 	}
@@ -586,15 +644,16 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string) error {
 		return classify("delete task", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("delete task: %w", errTaskNotFound)
+		return s.whyNotFound(ctx, userID, id, cond, fmt.Errorf("delete task: %w", errTaskNotFound))
 	}
 	return nil
 }
 
 // ToggleTask implements taskStore with a single UPDATE … SET x = NOT x, which
 // PostgreSQL serialises on the row lock.
-func (s *pgStore) ToggleTask(ctx context.Context, userID, id string) (Task, error) {
-	return s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id)
+func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch) (Task, error) {
+	t, err := s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, cond.sqlArg())
+	return t, s.whyNotFound(ctx, userID, id, cond, err)
 }
 
 // Ping implements taskStore.
@@ -825,7 +884,7 @@ func (m *memStore) GetTask(_ context.Context, userID, id string) (Task, error) {
 
 // UpdateTask implements taskStore.
 func (m *memStore) UpdateTask(_ context.Context, userID, id string, u taskUpdate) (Task, error) {
-	return m.modify("update task", userID, id, func(t *Task) {
+	return m.modify("update task", userID, id, u.IfMatch, func(t *Task) {
 		if u.Title != nil {
 			t.Title = *u.Title
 		}
@@ -839,11 +898,15 @@ func (m *memStore) UpdateTask(_ context.Context, userID, id string, u taskUpdate
 }
 
 // DeleteTask implements taskStore.
-func (m *memStore) DeleteTask(_ context.Context, userID, id string) error {
+func (m *memStore) DeleteTask(_ context.Context, userID, id string, cond ifMatch) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.tasks[userID][id]; !ok {
+	t, ok := m.tasks[userID][id]
+	if !ok {
 		return fmt.Errorf("delete task: %w", errTaskNotFound)
+	}
+	if !cond.met(t.UpdatedAt) {
+		return &staleError{Current: t.clone()}
 	}
 	delete(m.tasks[userID], id)
 	if len(m.tasks[userID]) == 0 {
@@ -853,8 +916,8 @@ func (m *memStore) DeleteTask(_ context.Context, userID, id string) error {
 }
 
 // ToggleTask implements taskStore.
-func (m *memStore) ToggleTask(_ context.Context, userID, id string) (Task, error) {
-	return m.modify("toggle task", userID, id, func(t *Task) {
+func (m *memStore) ToggleTask(_ context.Context, userID, id string, cond ifMatch) (Task, error) {
+	return m.modify("toggle task", userID, id, cond, func(t *Task) {
 		t.IsCompleted = !t.IsCompleted
 	})
 }
@@ -865,14 +928,17 @@ func (m *memStore) Ping(context.Context) error { return nil }
 // Close implements taskStore.
 func (m *memStore) Close() error { return nil }
 
-// modify applies change to one task under the write lock and bumps
-// updated_at the way bumpUpdatedAt does in SQL.
-func (m *memStore) modify(op, userID, id string, change func(*Task)) (Task, error) {
+// modify applies change to one task under the write lock, if cond is met,
+// and bumps updated_at the way bumpUpdatedAt does in SQL.
+func (m *memStore) modify(op, userID, id string, cond ifMatch, change func(*Task)) (Task, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t, ok := m.tasks[userID][id]
 	if !ok {
 		return Task{}, fmt.Errorf("%s: %w", op, errTaskNotFound)
+	}
+	if !cond.met(t.UpdatedAt) {
+		return Task{}, &staleError{Current: t.clone()}
 	}
 	change(&t)
 	t.UpdatedAt = later(storeTime(m.now()), t.UpdatedAt.Add(time.Microsecond))

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,6 +192,8 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) taskStore) {
 		{"ConcurrentCreate", testConcurrentCreate},
 		{"TextRoundTrip", testTextRoundTrip},
 		{"ListQuery", testListQuery},
+		{"ConditionalWrites", testConditionalWrites},
+		{"ConcurrentConditionalUpdates", testConcurrentConditionalUpdates},
 		{"Ping", func(t *testing.T, s taskStore) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatal(err)
@@ -282,6 +285,87 @@ func listAll(ctx context.Context, s taskStore, user string) ([]Task, error) {
 	return tasks, nil
 }
 
+// wantStale checks err is a *staleError carrying the task as it is now.
+func wantStale(t *testing.T, what string, err error, current Task) {
+	t.Helper()
+	stale, ok := errors.AsType[*staleError](err)
+	if !ok {
+		t.Errorf("%s: err = %v, want a *staleError", what, err)
+		return
+	}
+	wantSameTask(t, stale.Current, current)
+}
+
+// testConditionalWrites: update, toggle and delete with a precondition
+// happen only while the task is at a version the precondition names;
+// otherwise the store returns the current task, and changes nothing.
+func testConditionalWrites(t *testing.T, s taskStore) {
+	ctx := t.Context()
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "v1"})
+	stale := ifMatch{task.UpdatedAt}
+
+	updated, err := s.UpdateTask(ctx, user, task.ID, taskUpdate{Title: ptr("v2"), IfMatch: stale})
+	if err != nil || updated.Title != "v2" {
+		t.Fatalf("update at the right version: %+v, %v", updated, err)
+	}
+	_, err = s.UpdateTask(ctx, user, task.ID, taskUpdate{Title: ptr("v3"), IfMatch: stale})
+	wantStale(t, "update at an old version", err, updated)
+	_, err = s.ToggleTask(ctx, user, task.ID, stale)
+	wantStale(t, "toggle at an old version", err, updated)
+	wantStale(t, "delete at an old version", s.DeleteTask(ctx, user, task.ID, stale), updated)
+	_, err = s.ToggleTask(ctx, user, task.ID, ifMatch{})
+	wantStale(t, "toggle with no acceptable version", err, updated)
+	wantSameTask(t, mustGet(t, s, user, task.ID), updated) // nothing changed
+
+	// Any of several versions will do.
+	toggled, err := s.ToggleTask(ctx, user, task.ID, ifMatch{task.UpdatedAt, updated.UpdatedAt})
+	if err != nil || !toggled.IsCompleted {
+		t.Fatalf("toggle at one of two versions: %+v, %v", toggled, err)
+	}
+	// Missing, or another user's: not found, never stale, so a
+	// precondition does not reveal that another user's task exists.
+	other := newUserID(t)
+	_, err = s.ToggleTask(ctx, other, task.ID, ifMatch{toggled.UpdatedAt})
+	wantNotFound(t, "another user's, conditional toggle", err)
+	wantNotFound(t, "another user's, conditional delete", s.DeleteTask(ctx, other, task.ID, ifMatch{time.Unix(0, 0)}))
+	_, err = s.UpdateTask(ctx, user, missingID, taskUpdate{IfMatch: ifMatch{toggled.UpdatedAt}})
+	wantNotFound(t, "missing, conditional update", err)
+
+	if err := s.DeleteTask(ctx, user, task.ID, ifMatch{toggled.UpdatedAt}); err != nil {
+		t.Fatalf("delete at the right version: %v", err)
+	}
+}
+
+// testConcurrentConditionalUpdates: of many writers holding the same
+// version, exactly one succeeds; the rest learn the task changed. No update
+// is lost silently.
+func testConcurrentConditionalUpdates(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "start"})
+	const writers = 8
+	var wg sync.WaitGroup
+	var won, lost atomic.Int32
+	for i := range writers {
+		wg.Go(func() {
+			_, err := s.UpdateTask(context.Background(), user, task.ID,
+				taskUpdate{Title: ptr(fmt.Sprint("writer ", i)), IfMatch: ifMatch{task.UpdatedAt}})
+			switch _, stale := errors.AsType[*staleError](err); {
+			case err == nil:
+				won.Add(1)
+			case stale:
+				lost.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 || lost.Load() != writers-1 {
+		t.Errorf("%d writers succeeded and %d were refused, want 1 and %d", won.Load(), lost.Load(), writers-1)
+	}
+}
+
 // listWith collects what ListTasks yields for q.
 func listWith(t *testing.T, s taskStore, user string, q listQuery) []Task {
 	t.Helper()
@@ -302,7 +386,7 @@ func testListQuery(t *testing.T, s taskStore) {
 	for i := range 7 {
 		task := mustCreate(t, s, user, newTask{Title: fmt.Sprint("task ", i)})
 		if i%3 == 0 {
-			if _, err := s.ToggleTask(t.Context(), user, task.ID); err != nil {
+			if _, err := s.ToggleTask(t.Context(), user, task.ID, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -425,7 +509,7 @@ func testUpdatedAtAlwaysMoves(t *testing.T, s taskStore) {
 		var got Task
 		var err error
 		if i%2 == 0 {
-			got, err = s.ToggleTask(t.Context(), user, task.ID)
+			got, err = s.ToggleTask(t.Context(), user, task.ID, nil)
 		} else {
 			got, err = s.UpdateTask(t.Context(), user, task.ID, taskUpdate{})
 		}
@@ -443,12 +527,12 @@ func testDelete(t *testing.T, s taskStore) {
 	user := newUserID(t)
 	task := mustCreate(t, s, user, newTask{Title: "t"})
 	kept := mustCreate(t, s, user, newTask{Title: "kept"})
-	if err := s.DeleteTask(t.Context(), user, task.ID); err != nil {
+	if err := s.DeleteTask(t.Context(), user, task.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.GetTask(t.Context(), user, task.ID)
 	wantNotFound(t, "get after delete", err)
-	wantNotFound(t, "delete twice", s.DeleteTask(t.Context(), user, task.ID))
+	wantNotFound(t, "delete twice", s.DeleteTask(t.Context(), user, task.ID, nil))
 	wantSameTask(t, mustGet(t, s, user, kept.ID), kept)
 }
 
@@ -460,9 +544,9 @@ func testOtherUserIsNotFound(t *testing.T, s taskStore) {
 	wantNotFound(t, "get", err)
 	_, err = s.UpdateTask(ctx, other, task.ID, taskUpdate{Title: ptr("pwned"), SetDescription: true, IsCompleted: ptr(true)})
 	wantNotFound(t, "update", err)
-	_, err = s.ToggleTask(ctx, other, task.ID)
+	_, err = s.ToggleTask(ctx, other, task.ID, nil)
 	wantNotFound(t, "toggle", err)
-	wantNotFound(t, "delete", s.DeleteTask(ctx, other, task.ID))
+	wantNotFound(t, "delete", s.DeleteTask(ctx, other, task.ID, nil))
 	wantSameTask(t, mustGet(t, s, owner, task.ID), task)
 }
 
@@ -472,9 +556,9 @@ func testMissingIsNotFound(t *testing.T, s taskStore) {
 	wantNotFound(t, "get", err)
 	_, err = s.UpdateTask(ctx, user, missingID, taskUpdate{})
 	wantNotFound(t, "update", err)
-	_, err = s.ToggleTask(ctx, user, missingID)
+	_, err = s.ToggleTask(ctx, user, missingID, nil)
 	wantNotFound(t, "toggle", err)
-	wantNotFound(t, "delete", s.DeleteTask(ctx, user, missingID))
+	wantNotFound(t, "delete", s.DeleteTask(ctx, user, missingID, nil))
 }
 
 // testConcurrentToggle: N concurrent toggles flip the task N times, and the
@@ -487,7 +571,7 @@ func testConcurrentToggle(t *testing.T, s taskStore) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			got, err := s.ToggleTask(context.Background(), user, task.ID)
+			got, err := s.ToggleTask(context.Background(), user, task.ID, nil)
 			if err != nil {
 				t.Error(err)
 				return
@@ -725,7 +809,7 @@ func TestMemStoreUpdatedAtMovesWhenTheClockStands(t *testing.T) {
 	s.now = func() time.Time { return fixed }
 	task := mustCreate(t, s, "u", newTask{Title: "t"})
 	updated, _ := s.UpdateTask(t.Context(), "u", task.ID, taskUpdate{})
-	toggled, _ := s.ToggleTask(t.Context(), "u", task.ID)
+	toggled, _ := s.ToggleTask(t.Context(), "u", task.ID, nil)
 	if want := fixed.Add(time.Microsecond); !updated.UpdatedAt.Equal(want) {
 		t.Errorf("after update updated_at = %v, want %v", updated.UpdatedAt, want)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -364,14 +363,25 @@ func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
 			return
 		}
 		w.Header().Set("Location", "/api/"+url.PathEscape(userID)+"/tasks/"+task.ID)
-		writeJSON(w, http.StatusCreated, task)
+		writeTask(w, http.StatusCreated, task)
 	})
 }
 
-// handleGetTask answers GET /api/{user_id}/tasks/{task_id}.
+// handleGetTask answers GET /api/{user_id}/tasks/{task_id}; with an
+// If-None-Match naming the task's ETag, a 304 without the body.
 func handleGetTask(log *slog.Logger, store taskStore) http.Handler {
-	return handleOneTask(log, func(ctx context.Context, userID, taskID string) (any, error) {
-		return store.GetTask(ctx, userID, taskID)
+	return handleOneTask(log, func(w http.ResponseWriter, r *http.Request, userID, taskID string) error {
+		task, err := store.GetTask(r.Context(), userID, taskID)
+		if err != nil {
+			return err
+		}
+		if noneMatch(r.Header.Get("If-None-Match"), task) {
+			w.Header().Set("ETag", etag(task))
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
+		writeTask(w, http.StatusOK, task)
+		return nil
 	})
 }
 
@@ -392,6 +402,7 @@ func handleUpdateTask(log *slog.Logger, store taskStore) http.Handler {
 		_, u.SetDescription = fields["description"]
 		u.Description = v.description(fields)
 		u.IsCompleted = v.optionalBool(fields, "is_completed")
+		u.IfMatch = parseIfMatch(r.Header)
 		if err := v.err(); err != nil {
 			writeError(w, r, log, err)
 			return
@@ -401,30 +412,37 @@ func handleUpdateTask(log *slog.Logger, store taskStore) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, task)
+		writeTask(w, http.StatusOK, task)
 	})
 }
 
 // handleDeleteTask answers DELETE /api/{user_id}/tasks/{task_id}.
 func handleDeleteTask(log *slog.Logger, store taskStore) http.Handler {
-	return handleOneTask(log, func(ctx context.Context, userID, taskID string) (any, error) {
-		if err := store.DeleteTask(ctx, userID, taskID); err != nil {
-			return nil, err
+	return handleOneTask(log, func(w http.ResponseWriter, r *http.Request, userID, taskID string) error {
+		if err := store.DeleteTask(r.Context(), userID, taskID, parseIfMatch(r.Header)); err != nil {
+			return err
 		}
-		return map[string]string{"message": "Task deleted successfully"}, nil
+		writeJSON(w, http.StatusOK, map[string]string{"message": "Task deleted successfully"})
+		return nil
 	})
 }
 
 // handleToggleTask answers PATCH /api/{user_id}/tasks/{task_id}/complete.
 func handleToggleTask(log *slog.Logger, store taskStore) http.Handler {
-	return handleOneTask(log, func(ctx context.Context, userID, taskID string) (any, error) {
-		return store.ToggleTask(ctx, userID, taskID)
+	return handleOneTask(log, func(w http.ResponseWriter, r *http.Request, userID, taskID string) error {
+		task, err := store.ToggleTask(r.Context(), userID, taskID, parseIfMatch(r.Header))
+		if err != nil {
+			return err
+		}
+		writeTask(w, http.StatusOK, task)
+		return nil
 	})
 }
 
 // handleOneTask answers a request on one task that has no body: it checks
-// both path values, makes one store call and writes its result with 200.
-func handleOneTask(log *slog.Logger, call func(ctx context.Context, userID, taskID string) (any, error)) http.Handler {
+// both path values, then serve answers; an error it returns is answered
+// by writeError.
+func handleOneTask(log *slog.Logger, serve func(w http.ResponseWriter, r *http.Request, userID, taskID string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var v validator
 		userID, taskID := v.userID(r), v.taskID(r)
@@ -432,13 +450,82 @@ func handleOneTask(log *slog.Logger, call func(ctx context.Context, userID, task
 			writeError(w, r, log, err)
 			return
 		}
-		result, err := call(r.Context(), userID, taskID)
-		if err != nil {
+		if err := serve(w, r, userID, taskID); err != nil {
 			writeError(w, r, log, err)
-			return
 		}
-		writeJSON(w, http.StatusOK, result)
 	})
+}
+
+// writeTask writes one task with its ETag.
+func writeTask(w http.ResponseWriter, status int, t Task) {
+	w.Header().Set("ETag", etag(t))
+	writeJSON(w, status, t)
+}
+
+// ---------------------------------------------------------------------------
+// ETags
+
+// etag is a task's strong entity tag. It names the task's version: its
+// updated_at, which every write moves forward, in microseconds, base 36.
+func etag(t Task) string {
+	return `"` + strconv.FormatInt(t.UpdatedAt.UnixMicro(), 36) + `"`
+}
+
+// entityTags splits an If-Match or If-None-Match value into its tags,
+// each with its W/ prefix if it has one. "*" comes back as itself.
+func entityTags(header string) []string {
+	var tags []string
+	for _, tag := range strings.Split(header, ",") {
+		if tag = strings.TrimSpace(tag); tag != "" {
+			tags = append(tags, tag)
+		}
+	}
+	return tags
+}
+
+// parseIfMatch reads If-Match: nil when absent or "*" (any existing task
+// will do, and a missing one is a 404 anyway); otherwise the versions its
+// strong tags name. Weak or malformed tags name none (If-Match compares
+// strongly), so a header with only those is never met: 412.
+func parseIfMatch(h http.Header) ifMatch {
+	values := h.Values("If-Match")
+	if len(values) == 0 {
+		return nil
+	}
+	cond := ifMatch{}
+	for _, tag := range entityTags(strings.Join(values, ",")) {
+		if tag == "*" {
+			return nil
+		}
+		if v, ok := tagVersion(tag); ok {
+			cond = append(cond, v)
+		}
+	}
+	return cond
+}
+
+// tagVersion reads the version a strong tag made by etag names.
+func tagVersion(tag string) (time.Time, bool) {
+	if len(tag) < 3 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return time.Time{}, false
+	}
+	micros, err := strconv.ParseInt(tag[1:len(tag)-1], 36, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMicro(micros).UTC(), true
+}
+
+// noneMatch reports whether If-None-Match names t's current ETag (weak
+// comparison, as RFC 9110 asks for GET) or is "*".
+func noneMatch(header string, t Task) bool {
+	current := etag(t)
+	for _, tag := range entityTags(header) {
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == current {
+			return true
+		}
+	}
+	return false
 }
 
 // ---------------------------------------------------------------------------
@@ -805,9 +892,15 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		writeJSON(w, http.StatusUnprocessableEntity, detail{verr.items})
 		return
 	}
+	if stale, ok := errors.AsType[*staleError](err); ok {
+		w.Header().Set("ETag", etag(stale.Current))
+		writeJSON(w, http.StatusPreconditionFailed, detail{"Precondition Failed: the task has changed since that ETag"})
+		return
+	}
 	switch {
 	case errors.Is(err, errTaskNotFound):
 		writeJSON(w, http.StatusNotFound, detail{"Task not found"})
+
 	case errors.Is(err, errBodyTooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge,
 			detail{fmt.Sprintf("Request body is larger than %d bytes", maxBodyBytes)})
