@@ -546,7 +546,7 @@ func waitForLockWaiter(t *testing.T, db *sql.DB, pid int) {
 // ratios: go test -run '^$' -bench MiddlewareOverhead -count 8 .
 func BenchmarkMiddlewareOverhead(b *testing.B) {
 	mem := newMemStore()
-	task, err := mem.CreateTask(b.Context(), "u", newTask{Title: "t"})
+	task, _, err := mem.CreateTask(b.Context(), "u", newTask{Title: "t"}, idempotencyKey{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -563,7 +563,7 @@ func BenchmarkMiddlewareOverhead(b *testing.B) {
 	if raw := os.Getenv("TEST_DATABASE_URL"); raw != "" {
 		pg := openTestPostgres(b, raw)
 		user := newUserID(b)
-		task, err := pg.CreateTask(b.Context(), user, newTask{Title: "t"})
+		task, _, err := pg.CreateTask(b.Context(), user, newTask{Title: "t"}, idempotencyKey{})
 		if err != nil {
 			b.Fatal(err)
 		}

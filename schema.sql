@@ -16,3 +16,24 @@ CREATE TABLE IF NOT EXISTS task (
 -- index without a sort.
 CREATE INDEX IF NOT EXISTS task_user_id_created_at_id_idx
     ON task (user_id, created_at, id);
+
+-- Idempotency keys (the Idempotency-Key header on create and toggle): the
+-- first answer to each key, replayed when a client retries. Written in the
+-- same statement as the task, so a key is recorded exactly when its write
+-- commits. Kept 24 hours, then purged.
+CREATE TABLE IF NOT EXISTS idempotency_key (
+    user_id      varchar(255)  NOT NULL,
+    key          varchar(255)  NOT NULL,
+    request_hash bytea         NOT NULL,
+    task_id      uuid          NOT NULL,
+    title        varchar(500)  NOT NULL,
+    description  varchar(5000),
+    is_completed boolean       NOT NULL,
+    created_at   timestamptz   NOT NULL,
+    updated_at   timestamptz   NOT NULL,
+    recorded_at  timestamptz   NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, key)
+);
+
+CREATE INDEX IF NOT EXISTS idempotency_key_recorded_at_idx
+    ON idempotency_key (recorded_at);

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -39,8 +40,11 @@ type taskStore interface {
 	// in memory. An error ends the sequence; stopping early releases the
 	// query.
 	ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error]
-	// CreateTask stores a new, not-completed task with a fresh id.
-	CreateTask(ctx context.Context, userID string, in newTask) (Task, error)
+	// CreateTask stores a new, not-completed task with a fresh id. With a
+	// key it has seen (for that user, within idempotencyRetention), it
+	// stores nothing and returns the first answer again with replayed set,
+	// or errKeyReused if the key came with a different request.
+	CreateTask(ctx context.Context, userID string, in newTask, key idempotencyKey) (t Task, replayed bool, err error)
 	// GetTask returns one task or errTaskNotFound.
 	GetTask(ctx context.Context, userID, id string) (Task, error)
 	// UpdateTask applies the fields set in u and always moves updated_at
@@ -52,8 +56,8 @@ type taskStore interface {
 	DeleteTask(ctx context.Context, userID, id string, cond ifMatch) error
 	// ToggleTask flips is_completed atomically: N concurrent toggles flip
 	// it N times. errTaskNotFound if there is no such task, a *staleError
-	// if cond is not met.
-	ToggleTask(ctx context.Context, userID, id string, cond ifMatch) (Task, error)
+	// if cond is not met. A key works as for CreateTask.
+	ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (t Task, replayed bool, err error)
 	// Ping reports whether the store can answer; errStoreUnavailable if not.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -87,6 +91,22 @@ type listCursor struct {
 func (c listCursor) before(t Task) bool {
 	return cmp.Or(t.CreatedAt.Compare(c.CreatedAt), strings.Compare(t.ID, c.ID)) > 0
 }
+
+// idempotencyKey names one write, so that a client's retry gets the first
+// answer again instead of a second write. The zero value means no key.
+type idempotencyKey struct {
+	Key  string   // the Idempotency-Key header, scoped to the user
+	Hash [32]byte // what the request asked for; a retry must ask the same
+}
+
+// idempotencyRetention is how long a key is remembered.
+const idempotencyRetention = 24 * time.Hour
+
+// retentionSeconds is idempotencyRetention as a statement argument.
+var retentionSeconds = int(idempotencyRetention / time.Second)
+
+// errKeyReused means an idempotency key came back with a different request.
+var errKeyReused = errors.New("idempotency key was used for a different request")
 
 // ifMatch is a write's precondition. nil means none; otherwise the write
 // happens only if the task's updated_at, its version, is one of these.
@@ -248,6 +268,9 @@ type pgStore struct {
 	// ready is set once the schema is applied; until then every call is
 	// errStoreUnavailable rather than an undefined-table error.
 	ready atomic.Bool
+	// stop ends purgeLoop; done is closed when it has ended.
+	stop, done chan struct{}
+	closing    sync.Once
 	// unprepared is set when the server did not know a prepared statement
 	// (a pooler in the way): from then on statements are sent unnamed.
 	unprepared atomic.Bool
@@ -317,7 +340,34 @@ func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &pgStore{db: db, timeout: opts.Timeout, log: log, prepare: opts.Prepare}, nil
+	s := &pgStore{db: db, timeout: opts.Timeout, log: log, prepare: opts.Prepare,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go s.purgeLoop(keyPurgeInterval)
+	return s, nil
+}
+
+// keyPurgeInterval is how often expired idempotency keys are deleted, so
+// a key lives between 24 and 25 hours.
+const keyPurgeInterval = time.Hour
+
+// purgeLoop deletes expired idempotency keys every interval until Close.
+func (s *pgStore) purgeLoop(interval time.Duration) {
+	defer close(s.done)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-ticker.C:
+		}
+		if !s.ready.Load() {
+			continue
+		}
+		if err := s.PurgeExpiredKeys(context.Background()); err != nil {
+			s.log.Warn("purging expired idempotency keys failed; will try again", "err", err)
+		}
+	}
 }
 
 // openPostgres connects with cfg and applies the embedded schema once; a
@@ -481,6 +531,35 @@ const (
 		WHERE user_id = $1 AND id = $2 AND ` + versionIn3 + ` RETURNING ` + taskColumns
 )
 
+// The keyed writes record the answer in idempotency_key in the same
+// statement as the write. If the key is already there, the unique index
+// makes the whole statement fail, the write included, and the recorded
+// answer is read instead. So the common case stays one round trip, and of
+// two concurrent requests with one key only one writes.
+const (
+	recordKeyColumns   = `(user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)`
+	createTaskKeyedSQL = `WITH ins AS (
+			INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING ` + taskColumns + `
+		), rec AS (
+			INSERT INTO idempotency_key ` + recordKeyColumns + `
+			SELECT user_id, $5, $6, id, title, description, is_completed, created_at, updated_at FROM ins
+		)
+		SELECT ` + taskColumns + ` FROM ins`
+	toggleTaskKeyedSQL = `WITH upd AS (
+			UPDATE task SET is_completed = NOT is_completed, ` + bumpUpdatedAt + `
+			WHERE user_id = $1 AND id = $2 AND ` + versionIn3 + ` RETURNING ` + taskColumns + `
+		), rec AS (
+			INSERT INTO idempotency_key ` + recordKeyColumns + `
+			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
+		)
+		SELECT ` + taskColumns + ` FROM upd`
+	recordedAnswerSQL = `SELECT request_hash, task_id, user_id, title, description, is_completed, created_at, updated_at
+		FROM idempotency_key WHERE user_id = $1 AND key = $2 AND recorded_at > now() - $3::integer * interval '1 second'`
+	forgetExpiredKeySQL = `DELETE FROM idempotency_key WHERE user_id = $1 AND key = $2 AND recorded_at <= now() - $3::integer * interval '1 second'`
+	purgeExpiredKeysSQL = `DELETE FROM idempotency_key WHERE recorded_at <= now() - $1::integer * interval '1 second'`
+)
+
 // versionIn3 and versionIn7 are the precondition in SQL: the parameter (ifMatch.sqlArg) is
 // NULL, or holds the row's updated_at. Checked in the write's own WHERE, so
 // a conditional write is still one statement, with no race between the
@@ -533,7 +612,8 @@ func listArgs(userID string, q listQuery) (string, []any) {
 
 // allStatements are the statements a request may run.
 var allStatements = []string{listTasksSQL[0][0], listTasksSQL[0][1], listTasksSQL[1][0], listTasksSQL[1][1],
-	createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL}
+	createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL,
+	createTaskKeyedSQL, toggleTaskKeyedSQL, recordedAnswerSQL, forgetExpiredKeySQL}
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.
 type rowScanner interface {
@@ -589,16 +669,106 @@ func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) ite
 }
 
 // CreateTask implements taskStore.
-func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask) (Task, error) {
+func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask, key idempotencyKey) (Task, bool, error) {
 	id := newTaskID()
+	if key.Key != "" {
+		return s.keyedWrite(ctx, "create task", createTaskKeyedSQL, userID, key,
+			id, userID, in.Title, in.Description, key.Key, key.Hash[:])
+	}
 	t, err := s.queryTask(ctx, "create task", createTaskSQL, id, userID, in.Title, in.Description)
 	if pq.As(err, pqerror.UniqueViolation) != nil {
 		// The id was made by this call, so a duplicate means database/sql
 		// retried the INSERT after a connection broke and the first attempt
 		// had committed. That row is this call's task.
-		return s.GetTask(ctx, userID, id)
+		t, err = s.GetTask(ctx, userID, id)
 	}
-	return t, err
+	return t, false, err
+}
+
+// keyedWrite runs a write that records its answer under key, and replays
+// the recorded answer when the key is already there: when the statement
+// failed on the key's unique index, or (for a toggle) changed no row
+// because the first, recorded toggle already changed the version the
+// precondition named, or deleted the task since.
+func (s *pgStore) keyedWrite(ctx context.Context, op, query, userID string, key idempotencyKey, args ...any) (Task, bool, error) {
+	for attempt := 1; ; attempt++ {
+		t, err := s.queryTask(ctx, op, query, args...)
+		if err == nil {
+			return t, false, nil
+		}
+		if !isKeyConflict(err) && !errors.Is(err, errTaskNotFound) {
+			return Task{}, false, err
+		}
+		recorded, found, lookErr := s.recordedAnswer(ctx, userID, key)
+		switch {
+		case lookErr != nil:
+			return Task{}, false, lookErr
+		case found:
+			return recorded, true, nil
+		case !isKeyConflict(err):
+			return Task{}, false, err // no row and no recorded answer: not found, or stale
+		case attempt > 1:
+			return Task{}, false, fmt.Errorf("%s: idempotency key conflict without a recorded answer", op)
+		}
+		// The key's record has expired but was not purged yet.
+		if err := s.execOnce(ctx, "forget expired key", forgetExpiredKeySQL, userID, key.Key, retentionSeconds); err != nil {
+			return Task{}, false, err
+		}
+	}
+}
+
+// isKeyConflict reports whether err is the idempotency key's unique index
+// refusing a second record.
+func isKeyConflict(err error) bool {
+	pqErr := pq.As(err, pqerror.UniqueViolation)
+	return pqErr != nil && pqErr.Constraint == "idempotency_key_pkey"
+}
+
+// recordedAnswer reads the answer recorded under key: found is false if
+// there is none (or it expired), errKeyReused if it answered another
+// request.
+func (s *pgStore) recordedAnswer(ctx context.Context, userID string, key idempotencyKey) (t Task, found bool, err error) {
+	ctx, cancel, err := s.begin(ctx, "read idempotency key")
+	if err != nil {
+		return Task{}, false, err
+	}
+	defer cancel()
+	var hash []byte
+	var description sql.NullString
+	row := s.queryRow(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds)
+	err = row.Scan(&hash, &t.ID, &t.UserID, &t.Title, &description, &t.IsCompleted, &t.CreatedAt, &t.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Task{}, false, nil
+	}
+	if err != nil {
+		return Task{}, false, classify("read idempotency key", err)
+	}
+	if !bytes.Equal(hash, key.Hash[:]) {
+		return Task{}, false, errKeyReused
+	}
+	if description.Valid {
+		t.Description = &description.String
+	}
+	t.CreatedAt, t.UpdatedAt = storeTime(t.CreatedAt), storeTime(t.UpdatedAt)
+	return t, true, nil
+}
+
+// execOnce runs one statement that returns no rows.
+func (s *pgStore) execOnce(ctx context.Context, op, query string, args ...any) error {
+	ctx, cancel, err := s.begin(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if _, err := s.exec(ctx, query, args...); err != nil {
+		return classify(op, err)
+	}
+	return nil
+}
+
+// PurgeExpiredKeys deletes idempotency keys older than the retention.
+func (s *pgStore) PurgeExpiredKeys(ctx context.Context) error {
+	return s.execOnce(ctx, "purge idempotency keys", purgeExpiredKeysSQL, retentionSeconds)
 }
 
 // GetTask implements taskStore.
@@ -651,9 +821,14 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 
 // ToggleTask implements taskStore with a single UPDATE … SET x = NOT x, which
 // PostgreSQL serialises on the row lock.
-func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch) (Task, error) {
+func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (Task, bool, error) {
+	if key.Key != "" {
+		t, replayed, err := s.keyedWrite(ctx, "toggle task", toggleTaskKeyedSQL, userID, key,
+			userID, id, cond.sqlArg(), key.Key, key.Hash[:])
+		return t, replayed, s.whyNotFound(ctx, userID, id, cond, err)
+	}
 	t, err := s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, cond.sqlArg())
-	return t, s.whyNotFound(ctx, userID, id, cond, err)
+	return t, false, s.whyNotFound(ctx, userID, id, cond, err)
 }
 
 // Ping implements taskStore.
@@ -669,6 +844,8 @@ func (s *pgStore) Ping(ctx context.Context) error {
 
 // Close implements taskStore.
 func (s *pgStore) Close() error {
+	s.closing.Do(func() { close(s.stop) })
+	<-s.done
 	return s.db.Close()
 }
 
@@ -812,16 +989,24 @@ func (c *deadlineConn) Write(b []byte) (int, error) {
 // the handler tests run on. It mirrors pgStore exactly: the same ordering,
 // microsecond timestamps and updated_at rule.
 type memStore struct {
-	mu    sync.RWMutex               // guards tasks
-	tasks map[string]map[string]Task // user_id → id → task
+	mu    sync.RWMutex                 // guards tasks and keys
+	tasks map[string]map[string]Task   // user_id → id → task
+	keys  map[string]map[string]memKey // user_id → idempotency key → first answer
 	now   func() time.Time
+}
+
+// memKey is a recorded answer to an idempotency key.
+type memKey struct {
+	hash     [32]byte
+	answer   Task
+	recorded time.Time
 }
 
 var _ taskStore = (*memStore)(nil)
 
 // newMemStore returns an empty in-memory store.
 func newMemStore() *memStore {
-	return &memStore{tasks: make(map[string]map[string]Task), now: time.Now}
+	return &memStore{tasks: make(map[string]map[string]Task), keys: make(map[string]map[string]memKey), now: time.Now}
 }
 
 // ListTasks implements taskStore on a sorted snapshot, so writers are not
@@ -852,7 +1037,7 @@ func (m *memStore) ListTasks(_ context.Context, userID string, q listQuery) iter
 }
 
 // CreateTask implements taskStore.
-func (m *memStore) CreateTask(_ context.Context, userID string, in newTask) (Task, error) {
+func (m *memStore) CreateTask(_ context.Context, userID string, in newTask, key idempotencyKey) (Task, bool, error) {
 	now := storeTime(m.now())
 	t := Task{
 		ID:          newTaskID(),
@@ -864,11 +1049,48 @@ func (m *memStore) CreateTask(_ context.Context, userID string, in newTask) (Tas
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if answer, found, err := m.recordedAnswer(userID, key); found || err != nil {
+		return answer, found, err
+	}
 	if m.tasks[userID] == nil {
 		m.tasks[userID] = make(map[string]Task)
 	}
 	m.tasks[userID][t.ID] = t
-	return t.clone(), nil
+	m.record(userID, key, t)
+	return t.clone(), false, nil
+}
+
+// recordedAnswer is pgStore.recordedAnswer; the caller holds the lock.
+func (m *memStore) recordedAnswer(userID string, key idempotencyKey) (Task, bool, error) {
+	if key.Key == "" {
+		return Task{}, false, nil
+	}
+	rec, ok := m.keys[userID][key.Key]
+	switch {
+	case !ok || m.now().Sub(rec.recorded) >= idempotencyRetention:
+		return Task{}, false, nil
+	case rec.hash != key.Hash:
+		return Task{}, false, errKeyReused
+	}
+	return rec.answer.clone(), true, nil
+}
+
+// record keeps a write's answer under key, and forgets the user's expired
+// keys; the caller holds the lock.
+func (m *memStore) record(userID string, key idempotencyKey, answer Task) {
+	if key.Key == "" {
+		return
+	}
+	now := m.now()
+	if m.keys[userID] == nil {
+		m.keys[userID] = make(map[string]memKey)
+	}
+	for k, rec := range m.keys[userID] {
+		if now.Sub(rec.recorded) >= idempotencyRetention {
+			delete(m.keys[userID], k)
+		}
+	}
+	m.keys[userID][key.Key] = memKey{hash: key.Hash, answer: answer.clone(), recorded: now}
 }
 
 // GetTask implements taskStore.
@@ -884,7 +1106,7 @@ func (m *memStore) GetTask(_ context.Context, userID, id string) (Task, error) {
 
 // UpdateTask implements taskStore.
 func (m *memStore) UpdateTask(_ context.Context, userID, id string, u taskUpdate) (Task, error) {
-	return m.modify("update task", userID, id, u.IfMatch, func(t *Task) {
+	t, _, err := m.modifyKeyed("update task", userID, id, u.IfMatch, idempotencyKey{}, func(t *Task) {
 		if u.Title != nil {
 			t.Title = *u.Title
 		}
@@ -895,6 +1117,7 @@ func (m *memStore) UpdateTask(_ context.Context, userID, id string, u taskUpdate
 			t.IsCompleted = *u.IsCompleted
 		}
 	})
+	return t, err
 }
 
 // DeleteTask implements taskStore.
@@ -916,8 +1139,8 @@ func (m *memStore) DeleteTask(_ context.Context, userID, id string, cond ifMatch
 }
 
 // ToggleTask implements taskStore.
-func (m *memStore) ToggleTask(_ context.Context, userID, id string, cond ifMatch) (Task, error) {
-	return m.modify("toggle task", userID, id, cond, func(t *Task) {
+func (m *memStore) ToggleTask(_ context.Context, userID, id string, cond ifMatch, key idempotencyKey) (Task, bool, error) {
+	return m.modifyKeyed("toggle task", userID, id, cond, key, func(t *Task) {
 		t.IsCompleted = !t.IsCompleted
 	})
 }
@@ -928,22 +1151,28 @@ func (m *memStore) Ping(context.Context) error { return nil }
 // Close implements taskStore.
 func (m *memStore) Close() error { return nil }
 
-// modify applies change to one task under the write lock, if cond is met,
-// and bumps updated_at the way bumpUpdatedAt does in SQL.
-func (m *memStore) modify(op, userID, id string, cond ifMatch, change func(*Task)) (Task, error) {
+// modifyKeyed applies change to one task under the write lock, if cond is
+// met, bumps updated_at the way bumpUpdatedAt does in SQL, and records the
+// answer under key. A key seen before replays its answer first, whatever
+// has happened to the task since, as in pgStore.
+func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempotencyKey, change func(*Task)) (Task, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if answer, found, err := m.recordedAnswer(userID, key); found || err != nil {
+		return answer, found, err
+	}
 	t, ok := m.tasks[userID][id]
 	if !ok {
-		return Task{}, fmt.Errorf("%s: %w", op, errTaskNotFound)
+		return Task{}, false, fmt.Errorf("%s: %w", op, errTaskNotFound)
 	}
 	if !cond.met(t.UpdatedAt) {
-		return Task{}, &staleError{Current: t.clone()}
+		return Task{}, false, &staleError{Current: t.clone()}
 	}
 	change(&t)
 	t.UpdatedAt = later(storeTime(m.now()), t.UpdatedAt.Add(time.Microsecond))
 	m.tasks[userID][id] = t
-	return t.clone(), nil
+	m.record(userID, key, t)
+	return t.clone(), false, nil
 }
 
 // later returns the later of two times.

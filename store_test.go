@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -170,8 +171,12 @@ func deleteTestRows(raw string) error {
 		return err
 	}
 	defer s.Close()
-	_, err = s.db.Exec(`DELETE FROM task WHERE user_id LIKE $1`, testRunID+"%")
-	return err
+	for _, table := range []string{"task", "idempotency_key"} {
+		if _, err := s.db.Exec(`DELETE FROM `+table+` WHERE user_id LIKE $1`, testRunID+"%"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runStoreSuite specifies taskStore. newStore may return a shared store:
@@ -193,6 +198,9 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) taskStore) {
 		{"TextRoundTrip", testTextRoundTrip},
 		{"ListQuery", testListQuery},
 		{"ConditionalWrites", testConditionalWrites},
+		{"IdempotentCreate", testIdempotentCreate},
+		{"IdempotentCreateConcurrent", testIdempotentCreateConcurrent},
+		{"IdempotentToggle", testIdempotentToggle},
 		{"ConcurrentConditionalUpdates", testConcurrentConditionalUpdates},
 		{"Ping", func(t *testing.T, s taskStore) {
 			if err := s.Ping(t.Context()); err != nil {
@@ -210,7 +218,7 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) taskStore) {
 
 func mustCreate(t testing.TB, s taskStore, userID string, in newTask) Task {
 	t.Helper()
-	task, err := s.CreateTask(t.Context(), userID, in)
+	task, _, err := s.CreateTask(t.Context(), userID, in, idempotencyKey{})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -311,22 +319,22 @@ func testConditionalWrites(t *testing.T, s taskStore) {
 	}
 	_, err = s.UpdateTask(ctx, user, task.ID, taskUpdate{Title: ptr("v3"), IfMatch: stale})
 	wantStale(t, "update at an old version", err, updated)
-	_, err = s.ToggleTask(ctx, user, task.ID, stale)
+	_, _, err = s.ToggleTask(ctx, user, task.ID, stale, idempotencyKey{})
 	wantStale(t, "toggle at an old version", err, updated)
 	wantStale(t, "delete at an old version", s.DeleteTask(ctx, user, task.ID, stale), updated)
-	_, err = s.ToggleTask(ctx, user, task.ID, ifMatch{})
+	_, _, err = s.ToggleTask(ctx, user, task.ID, ifMatch{}, idempotencyKey{})
 	wantStale(t, "toggle with no acceptable version", err, updated)
 	wantSameTask(t, mustGet(t, s, user, task.ID), updated) // nothing changed
 
 	// Any of several versions will do.
-	toggled, err := s.ToggleTask(ctx, user, task.ID, ifMatch{task.UpdatedAt, updated.UpdatedAt})
+	toggled, _, err := s.ToggleTask(ctx, user, task.ID, ifMatch{task.UpdatedAt, updated.UpdatedAt}, idempotencyKey{})
 	if err != nil || !toggled.IsCompleted {
 		t.Fatalf("toggle at one of two versions: %+v, %v", toggled, err)
 	}
 	// Missing, or another user's: not found, never stale, so a
 	// precondition does not reveal that another user's task exists.
 	other := newUserID(t)
-	_, err = s.ToggleTask(ctx, other, task.ID, ifMatch{toggled.UpdatedAt})
+	_, _, err = s.ToggleTask(ctx, other, task.ID, ifMatch{toggled.UpdatedAt}, idempotencyKey{})
 	wantNotFound(t, "another user's, conditional toggle", err)
 	wantNotFound(t, "another user's, conditional delete", s.DeleteTask(ctx, other, task.ID, ifMatch{time.Unix(0, 0)}))
 	_, err = s.UpdateTask(ctx, user, missingID, taskUpdate{IfMatch: ifMatch{toggled.UpdatedAt}})
@@ -386,7 +394,7 @@ func testListQuery(t *testing.T, s taskStore) {
 	for i := range 7 {
 		task := mustCreate(t, s, user, newTask{Title: fmt.Sprint("task ", i)})
 		if i%3 == 0 {
-			if _, err := s.ToggleTask(t.Context(), user, task.ID, nil); err != nil {
+			if _, _, err := s.ToggleTask(t.Context(), user, task.ID, nil, idempotencyKey{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -509,7 +517,7 @@ func testUpdatedAtAlwaysMoves(t *testing.T, s taskStore) {
 		var got Task
 		var err error
 		if i%2 == 0 {
-			got, err = s.ToggleTask(t.Context(), user, task.ID, nil)
+			got, _, err = s.ToggleTask(t.Context(), user, task.ID, nil, idempotencyKey{})
 		} else {
 			got, err = s.UpdateTask(t.Context(), user, task.ID, taskUpdate{})
 		}
@@ -544,7 +552,7 @@ func testOtherUserIsNotFound(t *testing.T, s taskStore) {
 	wantNotFound(t, "get", err)
 	_, err = s.UpdateTask(ctx, other, task.ID, taskUpdate{Title: ptr("pwned"), SetDescription: true, IsCompleted: ptr(true)})
 	wantNotFound(t, "update", err)
-	_, err = s.ToggleTask(ctx, other, task.ID, nil)
+	_, _, err = s.ToggleTask(ctx, other, task.ID, nil, idempotencyKey{})
 	wantNotFound(t, "toggle", err)
 	wantNotFound(t, "delete", s.DeleteTask(ctx, other, task.ID, nil))
 	wantSameTask(t, mustGet(t, s, owner, task.ID), task)
@@ -556,7 +564,7 @@ func testMissingIsNotFound(t *testing.T, s taskStore) {
 	wantNotFound(t, "get", err)
 	_, err = s.UpdateTask(ctx, user, missingID, taskUpdate{})
 	wantNotFound(t, "update", err)
-	_, err = s.ToggleTask(ctx, user, missingID, nil)
+	_, _, err = s.ToggleTask(ctx, user, missingID, nil, idempotencyKey{})
 	wantNotFound(t, "toggle", err)
 	wantNotFound(t, "delete", s.DeleteTask(ctx, user, missingID, nil))
 }
@@ -571,7 +579,7 @@ func testConcurrentToggle(t *testing.T, s taskStore) {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			got, err := s.ToggleTask(context.Background(), user, task.ID, nil)
+			got, _, err := s.ToggleTask(context.Background(), user, task.ID, nil, idempotencyKey{})
 			if err != nil {
 				t.Error(err)
 				return
@@ -602,7 +610,7 @@ func testConcurrentCreate(t *testing.T, s taskStore) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			if _, err := s.CreateTask(context.Background(), user, newTask{Title: fmt.Sprint(i)}); err != nil {
+			if _, _, err := s.CreateTask(context.Background(), user, newTask{Title: fmt.Sprint(i)}, idempotencyKey{}); err != nil {
 				t.Error(err)
 			}
 		})
@@ -634,7 +642,7 @@ func testTextRoundTrip(t *testing.T, s taskStore) {
 		}
 	}
 	user := testRunID + strings.Repeat("ü", maxUserIDLen-len(testRunID)) // 255 code points
-	if _, err := s.CreateTask(t.Context(), user, newTask{Title: "t"}); err != nil {
+	if _, _, err := s.CreateTask(t.Context(), user, newTask{Title: "t"}, idempotencyKey{}); err != nil {
 		t.Errorf("255-character user id: %v", err)
 	}
 }
@@ -809,7 +817,7 @@ func TestMemStoreUpdatedAtMovesWhenTheClockStands(t *testing.T) {
 	s.now = func() time.Time { return fixed }
 	task := mustCreate(t, s, "u", newTask{Title: "t"})
 	updated, _ := s.UpdateTask(t.Context(), "u", task.ID, taskUpdate{})
-	toggled, _ := s.ToggleTask(t.Context(), "u", task.ID, nil)
+	toggled, _, _ := s.ToggleTask(t.Context(), "u", task.ID, nil, idempotencyKey{})
 	if want := fixed.Add(time.Microsecond); !updated.UpdatedAt.Equal(want) {
 		t.Errorf("after update updated_at = %v, want %v", updated.UpdatedAt, want)
 	}
@@ -876,4 +884,187 @@ func withURLParam(raw, key, value string) string {
 		sep = "&"
 	}
 	return raw + sep + key + "=" + url.QueryEscape(value)
+}
+
+// keyFor makes an idempotency key bound to a request described by what.
+func keyFor(key string, what ...any) idempotencyKey {
+	var v validator
+	req := httptest.NewRequest("POST", "/", nil)
+	req.Header.Set("Idempotency-Key", key)
+	return v.idempotencyKey(req, what...)
+}
+
+// testIdempotentCreate: a key replays the first answer to the same request,
+// creates nothing more, refuses a different request, and is per user.
+func testIdempotentCreate(t *testing.T, s taskStore) {
+	ctx := t.Context()
+	user := newUserID(t)
+	in := newTask{Title: "once", Description: ptr("only once")}
+	key := keyFor("k-1", "create", in.Title, in.Description)
+	first, replayed, err := s.CreateTask(ctx, user, in, key)
+	if err != nil || replayed {
+		t.Fatalf("first create: replayed %v, %v", replayed, err)
+	}
+	again, replayed, err := s.CreateTask(ctx, user, in, key)
+	if err != nil || !replayed {
+		t.Fatalf("retry: replayed %v, %v; want a replay", replayed, err)
+	}
+	wantSameTask(t, again, first)
+	// The replay is the first answer even after the task changed.
+	if _, err := s.UpdateTask(ctx, user, first.ID, taskUpdate{Title: ptr("changed")}); err != nil {
+		t.Fatal(err)
+	}
+	again, replayed, err = s.CreateTask(ctx, user, in, key)
+	if err != nil || !replayed {
+		t.Fatalf("retry after a change: replayed %v, %v", replayed, err)
+	}
+	wantSameTask(t, again, first)
+	if tasks, _ := listAll(ctx, s, user); len(tasks) != 1 {
+		t.Errorf("%d tasks after retries, want 1", len(tasks))
+	}
+	other := newTask{Title: "something else"}
+	if _, _, err := s.CreateTask(ctx, user, other, keyFor("k-1", "create", other.Title, other.Description)); !errors.Is(err, errKeyReused) {
+		t.Errorf("same key, other request: err = %v, want errKeyReused", err)
+	}
+	if _, _, err := s.ToggleTask(ctx, user, first.ID, nil, keyFor("k-1", "toggle", first.ID)); !errors.Is(err, errKeyReused) {
+		t.Errorf("create's key on a toggle: err = %v, want errKeyReused", err)
+	}
+	// Keys belong to their user.
+	if _, replayed, err := s.CreateTask(ctx, newUserID(t), in, key); err != nil || replayed {
+		t.Errorf("another user's same key: replayed %v, %v; want a new task", replayed, err)
+	}
+}
+
+// testIdempotentCreateConcurrent: concurrent requests with one key create
+// one task, and every one of them answers with it.
+func testIdempotentCreateConcurrent(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	in := newTask{Title: "raced"}
+	key := keyFor("race", "create", in.Title, in.Description)
+	const n = 8
+	results := make([]Task, n)
+	var fresh atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			task, replayed, err := s.CreateTask(context.Background(), user, in, key)
+			if err != nil {
+				t.Error(err)
+			}
+			if !replayed {
+				fresh.Add(1)
+			}
+			results[i] = task
+		})
+	}
+	wg.Wait()
+	if fresh.Load() != 1 {
+		t.Errorf("%d requests created a task, want 1", fresh.Load())
+	}
+	for _, r := range results[1:] {
+		wantSameTask(t, r, results[0])
+	}
+	if tasks, _ := listAll(t.Context(), s, user); len(tasks) != 1 {
+		t.Errorf("%d tasks, want 1", len(tasks))
+	}
+}
+
+// testIdempotentToggle: a retried toggle does not flip back; it replays
+// the first answer, even when a precondition no longer holds or the task
+// is gone; concurrent toggles with one key flip once.
+func testIdempotentToggle(t *testing.T, s taskStore) {
+	ctx := t.Context()
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "t"})
+	key := keyFor("flip", "toggle", task.ID)
+	const n = 6
+	var wg sync.WaitGroup
+	var fresh atomic.Int32
+	for range n {
+		wg.Go(func() {
+			_, replayed, err := s.ToggleTask(context.Background(), user, task.ID, ifMatch{task.UpdatedAt}, key)
+			if err != nil {
+				t.Error(err)
+			}
+			if !replayed {
+				fresh.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if fresh.Load() != 1 {
+		t.Errorf("%d toggles applied, want 1", fresh.Load())
+	}
+	first := mustGet(t, s, user, task.ID)
+	if !first.IsCompleted {
+		t.Fatal("the task was flipped an even number of times")
+	}
+	if err := s.DeleteTask(ctx, user, task.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	again, replayed, err := s.ToggleTask(ctx, user, task.ID, ifMatch{task.UpdatedAt}, key)
+	if err != nil || !replayed {
+		t.Fatalf("retry after delete: replayed %v, %v; want the first answer", replayed, err)
+	}
+	wantSameTask(t, again, first)
+	if _, _, err := s.ToggleTask(ctx, user, missingID, nil, keyFor("other", "toggle", missingID)); !errors.Is(err, errTaskNotFound) {
+		t.Errorf("keyed toggle of a missing task: %v, want errTaskNotFound", err)
+	}
+}
+
+// TestMemStoreKeysExpire: after idempotencyRetention a key is forgotten
+// and the same request writes again.
+func TestMemStoreKeysExpire(t *testing.T) {
+	t.Parallel()
+	s := newMemStore()
+	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	in := newTask{Title: "t"}
+	key := keyFor("k", "create", in.Title, in.Description)
+	first, _, _ := s.CreateTask(t.Context(), "u", in, key)
+	clock = clock.Add(idempotencyRetention - time.Second)
+	if again, replayed, _ := s.CreateTask(t.Context(), "u", in, key); !replayed || again.ID != first.ID {
+		t.Error("a key was forgotten before its retention ended")
+	}
+	clock = clock.Add(time.Second)
+	if again, replayed, _ := s.CreateTask(t.Context(), "u", in, key); replayed || again.ID == first.ID {
+		t.Error("a key was replayed after its retention ended")
+	}
+}
+
+// TestPostgresKeysExpire: an expired key that was not purged yet does not
+// block its reuse, and the purge deletes only expired keys.
+func TestPostgresKeysExpire(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+	user := newUserID(t)
+	in := newTask{Title: "t"}
+	key := keyFor("k", "create", in.Title, in.Description)
+	first, _, err := s.CreateTask(t.Context(), user, in, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	age := func(user string) {
+		t.Helper()
+		if _, err := s.db.Exec(`UPDATE idempotency_key SET recorded_at = now() - interval '25 hours' WHERE user_id = $1`, user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	age(user)
+	again, replayed, err := s.CreateTask(t.Context(), user, in, key)
+	if err != nil || replayed || again.ID == first.ID {
+		t.Fatalf("expired key: replayed %v, %v; want a new task", replayed, err)
+	}
+	kept := newUserID(t)
+	if _, _, err := s.CreateTask(t.Context(), kept, in, key); err != nil {
+		t.Fatal(err)
+	}
+	age(user)
+	if err := s.PurgeExpiredKeys(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.db.QueryRow(`SELECT count(*) FROM idempotency_key WHERE user_id IN ($1, $2)`, user, kept).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d keys after the purge (%v), want the unexpired one", n, err)
+	}
 }

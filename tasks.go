@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -353,16 +354,18 @@ func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
 			Title:       v.requiredTitle(fields),
 			Description: v.description(fields),
 		}
+		key := v.idempotencyKey(r, "create", in.Title, in.Description)
 		if err := v.err(); err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		task, err := store.CreateTask(r.Context(), userID, in)
+		task, replayed, err := store.CreateTask(r.Context(), userID, in, key)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
 		w.Header().Set("Location", "/api/"+url.PathEscape(userID)+"/tasks/"+task.ID)
+		markReplayed(w, replayed)
 		writeTask(w, http.StatusCreated, task)
 	})
 }
@@ -428,15 +431,59 @@ func handleDeleteTask(log *slog.Logger, store taskStore) http.Handler {
 }
 
 // handleToggleTask answers PATCH /api/{user_id}/tasks/{task_id}/complete.
+// A blind retry of a toggle would flip it back; with an Idempotency-Key the
+// retry gets the first answer again instead.
 func handleToggleTask(log *slog.Logger, store taskStore) http.Handler {
-	return handleOneTask(log, func(w http.ResponseWriter, r *http.Request, userID, taskID string) error {
-		task, err := store.ToggleTask(r.Context(), userID, taskID, parseIfMatch(r.Header))
-		if err != nil {
-			return err
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID, taskID := v.userID(r), v.taskID(r)
+		key := v.idempotencyKey(r, "toggle", taskID)
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
 		}
+		task, replayed, err := store.ToggleTask(r.Context(), userID, taskID, parseIfMatch(r.Header), key)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		markReplayed(w, replayed)
 		writeTask(w, http.StatusOK, task)
-		return nil
 	})
+}
+
+// markReplayed tells the client an answer is a replay of the first one.
+func markReplayed(w http.ResponseWriter, replayed bool) {
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+}
+
+// maxIdempotencyKeyLen bounds the Idempotency-Key header.
+const maxIdempotencyKeyLen = 255
+
+// idempotencyKey reads the Idempotency-Key header, if any, and binds it to
+// what the request asks (its kind and values), so that the key replays
+// only the same request. The header must be 1 to 255 visible ASCII
+// characters, and sent once.
+func (v *validator) idempotencyKey(r *http.Request, what ...any) idempotencyKey {
+	values := r.Header.Values("Idempotency-Key")
+	if len(values) == 0 {
+		return idempotencyKey{}
+	}
+	key := values[0]
+	valid := len(values) == 1 && key != "" && len(key) <= maxIdempotencyKeyLen &&
+		strings.IndexFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) < 0
+	if !valid {
+		v.add("value_error", "Value error, Idempotency-Key must be sent once, as 1 to 255 visible ASCII characters",
+			nil, "header", "idempotency-key")
+		return idempotencyKey{}
+	}
+	request, err := json.Marshal(what) // unambiguous: each value quoted, null as null
+	if err != nil {
+		panic(fmt.Sprintf("encode idempotent request: %v", err)) // strings and pointers to them cannot fail
+	}
+	return idempotencyKey{Key: key, Hash: sha256.Sum256(request)}
 }
 
 // handleOneTask answers a request on one task that has no body: it checks
@@ -900,6 +947,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	switch {
 	case errors.Is(err, errTaskNotFound):
 		writeJSON(w, http.StatusNotFound, detail{"Task not found"})
+	case errors.Is(err, errKeyReused):
+		writeJSON(w, http.StatusUnprocessableEntity, detail{[]fieldError{{Type: "value_error", Loc: []any{"header", "idempotency-key"},
+			Msg: "Value error, this Idempotency-Key was already used for a different request"}}})
 
 	case errors.Is(err, errBodyTooLarge):
 		writeJSON(w, http.StatusRequestEntityTooLarge,

@@ -728,16 +728,16 @@ func (s *stubStore) fail() error {
 func (s *stubStore) ListTasks(context.Context, string, listQuery) iter.Seq2[Task, error] {
 	return func(yield func(Task, error) bool) { yield(Task{}, s.fail()) }
 }
-func (s *stubStore) CreateTask(context.Context, string, newTask) (Task, error) {
-	return Task{}, s.fail()
+func (s *stubStore) CreateTask(context.Context, string, newTask, idempotencyKey) (Task, bool, error) {
+	return Task{}, false, s.fail()
 }
 func (s *stubStore) GetTask(context.Context, string, string) (Task, error) { return Task{}, s.fail() }
 func (s *stubStore) UpdateTask(context.Context, string, string, taskUpdate) (Task, error) {
 	return Task{}, s.fail()
 }
 func (s *stubStore) DeleteTask(context.Context, string, string, ifMatch) error { return s.fail() }
-func (s *stubStore) ToggleTask(context.Context, string, string, ifMatch) (Task, error) {
-	return Task{}, s.fail()
+func (s *stubStore) ToggleTask(context.Context, string, string, ifMatch, idempotencyKey) (Task, bool, error) {
+	return Task{}, false, s.fail()
 }
 func (s *stubStore) Ping(context.Context) error { return s.fail() }
 func (s *stubStore) Close() error               { return nil }
@@ -1211,4 +1211,65 @@ func TestETags(t *testing.T) {
 	// A missing task is a 404 whatever the precondition.
 	wantDetail(t, serve(t, h, "DELETE", one(task.ID), "", "If-Match", newTag), http.StatusNotFound, "Task not found")
 	wantDetail(t, serve(t, h, "GET", one(task.ID), "", "If-None-Match", "*"), http.StatusNotFound, "Task not found")
+}
+
+// TestIdempotencyKeyHeader: a retried POST or toggle with the same key
+// replays the first answer with Idempotent-Replayed: true; a key with a
+// different request, or a malformed key, is a 422 at the header.
+func TestIdempotencyKeyHeader(t *testing.T) {
+	t.Parallel()
+	h := newTestServer(t)
+	body := `{"title": "pay rent", "description": null}`
+	first := serve(t, h, "POST", "/api/alice/tasks", body, "Idempotency-Key", "abc-123")
+	task := decodeAs[testTask](t, first, http.StatusCreated)
+	if first.Header().Get("Idempotent-Replayed") != "" {
+		t.Error("a first answer is marked as a replay")
+	}
+	// Same request, written differently: still the same request.
+	retry := serve(t, h, "POST", "/api/alice/tasks", `{"description":null,  "title":"pay rent"}`, "Idempotency-Key", "abc-123")
+	if got := decodeAs[testTask](t, retry, http.StatusCreated); !equalTasks(got, task) {
+		t.Errorf("replay = %+v, want %+v", got, task)
+	}
+	for _, hdr := range []string{"Idempotent-Replayed", "Location", "ETag"} {
+		if want := map[string]string{"Idempotent-Replayed": "true"}[hdr]; want == "" {
+			want = first.Header().Get(hdr)
+			if got := retry.Header().Get(hdr); got != want {
+				t.Errorf("replay %s = %q, want %q", hdr, got, want)
+			}
+		} else if got := retry.Header().Get(hdr); got != want {
+			t.Errorf("replay %s = %q, want %q", hdr, got, want)
+		}
+	}
+	if n := len(listTasks(t, h, "alice")); n != 1 {
+		t.Errorf("%d tasks after a retried POST, want 1", n)
+	}
+	rec := serve(t, h, "POST", "/api/alice/tasks", `{"title": "pay rent twice"}`, "Idempotency-Key", "abc-123")
+	wantItems(t, rec, "value_error@header.idempotency-key")
+
+	toggle := "/api/alice/tasks/" + task.ID + "/complete"
+	flipped := decodeAs[testTask](t, serve(t, h, "PATCH", toggle, "", "Idempotency-Key", "flip-1"), http.StatusOK)
+	rec = serve(t, h, "PATCH", toggle, "", "Idempotency-Key", "flip-1")
+	if got := decodeAs[testTask](t, rec, http.StatusOK); !equalTasks(got, flipped) || rec.Header().Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retried toggle = %+v (replayed %q), want the first answer %+v", got, rec.Header().Get("Idempotent-Replayed"), flipped)
+	}
+	if !getTask(t, h, "alice", task.ID).IsCompleted {
+		t.Error("the retried toggle flipped the task back")
+	}
+
+	for _, bad := range [][]string{
+		{"Idempotency-Key", strings.Repeat("k", 256)},
+		{"Idempotency-Key", "has space"},
+		{"Idempotency-Key", "ключ"},
+	} {
+		wantItems(t, serve(t, h, "POST", "/api/alice/tasks", body, bad...), "value_error@header.idempotency-key")
+	}
+	req := httptest.NewRequest("POST", "/api/alice/tasks", strings.NewReader(body))
+	req.Header.Add("Idempotency-Key", "a")
+	req.Header.Add("Idempotency-Key", "b")
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	wantItems(t, rec, "value_error@header.idempotency-key")
+	if rec := serve(t, h, "POST", "/api/alice/tasks", body, "Idempotency-Key", strings.Repeat("k", 255)); rec.Code != http.StatusCreated {
+		t.Errorf("255-character key: %d", rec.Code)
+	}
 }
