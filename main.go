@@ -282,8 +282,15 @@ func newServer(log *slog.Logger, store taskStore, cors corsPolicy) http.Handler 
 	return withLogging(log, withCORS(cors, muxErrorsAsJSON(mux)))
 }
 
-// addRoutes lists every endpoint of the service.
-func addRoutes(mux *http.ServeMux, log *slog.Logger, store taskStore) {
+// routeRegistrar is what addRoutes registers on: the server's
+// *http.ServeMux, or a test's list of patterns.
+type routeRegistrar interface {
+	Handle(pattern string, handler http.Handler)
+}
+
+// addRoutes lists every endpoint of the service. openapi.json documents
+// each of them; a test holds the two to each other.
+func addRoutes(mux routeRegistrar, log *slog.Logger, store taskStore) {
 	mux.Handle("GET /api/{user_id}/tasks", handleListTasks(log, store))
 	mux.Handle("POST /api/{user_id}/tasks", handleCreateTask(log, store))
 	mux.Handle("GET /api/{user_id}/tasks/{task_id}", handleGetTask(log, store))
@@ -292,6 +299,8 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, store taskStore) {
 	mux.Handle("PATCH /api/{user_id}/tasks/{task_id}/complete", handleToggleTask(log, store))
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, store))
+	mux.Handle("GET /openapi.json", handleOpenAPI())
+	mux.Handle("GET /docs", handleDocs())
 }
 
 // handleHealthz answers 200 while the process runs.
