@@ -32,6 +32,9 @@ import (
 )
 
 func main() {
+	if exit, code := parseFlags(os.Args[1:], os.Stdout, os.Stderr); exit {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.LookupEnv, ".env", os.Stderr); err != nil {
