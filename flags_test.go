@@ -204,7 +204,6 @@ func TestBinaryFlags(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^\tbuild\t(vcs\.(?:revision|time|modified)=\S+)$`).FindAllSubmatch(meta, -1) {
 		want = append(want, string(m[1]))
 	}
-	t.Logf("-version printed:\n%s", stdout)
 	for _, line := range want {
 		if !strings.Contains(stdout, line+"\n") {
 			t.Errorf("-version output %q lacks %q (from go version -m)", stdout, line)
