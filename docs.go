@@ -440,13 +440,12 @@ func outline(fields []docsField) string {
 // onlyContent returns the one media type of a body: every body here has
 // exactly one.
 func onlyContent(content map[string]apiMediaType) (string, apiMediaType, error) {
-	if len(content) != 1 {
-		return "", apiMediaType{}, fmt.Errorf("want exactly one media type, have %d", len(content))
+	if len(content) == 1 {
+		for mediaType, mt := range content {
+			return mediaType, mt, nil
+		}
 	}
-	for mediaType, mt := range content {
-		return mediaType, mt, nil
-	}
-	panic("unreachable")
+	return "", apiMediaType{}, fmt.Errorf("want exactly one media type, have %d", len(content))
 }
 
 func newDocsSchema(d *apiDoc, name string) (docsSchema, error) {
