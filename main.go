@@ -34,6 +34,9 @@ import (
 )
 
 func main() {
+	if exit, code := parseFlags(os.Args[1:], os.Stdout, os.Stderr); exit {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.LookupEnv, ".env", os.Stderr); err != nil {
@@ -236,9 +239,13 @@ func loadPgOptions(lookupEnv lookupFunc) (pgOptions, error) {
 	if opts.MaxConns, err = envInt(lookupEnv, "DATABASE_MAX_CONNS", opts.MaxConns, 1, 10000); err != nil {
 		return pgOptions{}, err
 	}
-	if opts.MaxIdleConns, err = envInt(lookupEnv, "DATABASE_MAX_IDLE_CONNS", min(opts.MaxIdleConns, opts.MaxConns), 0, opts.MaxConns); err != nil {
+	if opts.MaxIdleConns, err = envInt(lookupEnv, "DATABASE_MAX_IDLE_CONNS", opts.MaxIdleConns, 0, 10000); err != nil {
 		return pgOptions{}, err
 	}
+	// More idle than open connections cannot be; database/sql would lower
+	// it too. Clamped rather than refused, so a .env that lowers only
+	// DATABASE_MAX_CONNS still starts.
+	opts.MaxIdleConns = min(opts.MaxIdleConns, opts.MaxConns)
 	if opts.ConnMaxIdleTime, err = envDuration(lookupEnv, "DATABASE_MAX_IDLE_TIME", opts.ConnMaxIdleTime, time.Second, 24*time.Hour); err != nil {
 		return pgOptions{}, err
 	}
@@ -385,8 +392,15 @@ func newServer(log *slog.Logger, store taskStore, cors corsPolicy) http.Handler 
 	return withLogging(log, withCORS(cors, muxErrorsAsJSON(mux)))
 }
 
-// addRoutes lists every endpoint of the service.
-func addRoutes(mux *http.ServeMux, log *slog.Logger, store taskStore) {
+// routeRegistrar is what addRoutes registers on: the server's
+// *http.ServeMux, or a test's list of patterns.
+type routeRegistrar interface {
+	Handle(pattern string, handler http.Handler)
+}
+
+// addRoutes lists every endpoint of the service. openapi.json documents
+// each of them; a test holds the two to each other.
+func addRoutes(mux routeRegistrar, log *slog.Logger, store taskStore) {
 	mux.Handle("GET /api/{user_id}/tasks", handleListTasks(log, store))
 	mux.Handle("POST /api/{user_id}/tasks", handleCreateTask(log, store))
 	mux.Handle("GET /api/{user_id}/tasks/{task_id}", handleGetTask(log, store))
@@ -395,6 +409,8 @@ func addRoutes(mux *http.ServeMux, log *slog.Logger, store taskStore) {
 	mux.Handle("PATCH /api/{user_id}/tasks/{task_id}/complete", handleToggleTask(log, store))
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", handleReadyz(log, store))
+	mux.Handle("GET /openapi.json", handleOpenAPI())
+	mux.Handle("GET /docs", handleDocs())
 }
 
 // handleHealthz answers 200 while the process runs.
