@@ -115,6 +115,7 @@ UPDATE_BODY="{\"title\":\"$UPDATE_TITLE\",\"is_completed\":$UPDATE_DONE}"
 tmp=$(mktemp -d -t tasksvc-bench.XXXXXX)
 PIDS=()          # every background process this script started
 SCRATCH_DB=""    # set once created
+HELPERS=""       # set once the bench_* helpers exist in the database
 cleanup() {
   local rc=$?
   set +e
@@ -122,6 +123,9 @@ cleanup() {
   if [ -n "$SCRATCH_DB" ]; then
     psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null 2>&1 ||
       echo "run.sh: could not drop database $SCRATCH_DB; drop it by hand" >&2
+  elif [ -n "$HELPERS" ]; then # -dburl: remove the helpers, leave the tasks
+    psql -X -q -d "$DBURL" -c "DROP TABLE IF EXISTS bench_pool, bench_fresh; DROP FUNCTION IF EXISTS bench_uuid7(bigint)" \
+      >/dev/null 2>&1
   fi
   rm -rf "$tmp"
   exit $rc
@@ -149,10 +153,10 @@ forget_pid() { # drop a stopped process from PIDS
 
 # wait_for_line FILE PATTERN PID: until FILE has a line matching PATTERN.
 wait_for_line() {
-  for _ in $(seq 300); do
+  for _ in $(seq 1500); do
     grep -q -- "$2" "$1" 2>/dev/null && return 0
     kill -0 "$3" 2>/dev/null || { tail -n 20 "$1" >&2; die "process $3 exited (log above)"; }
-    sleep 0.1
+    sleep 0.02
   done
   tail -n 20 "$1" >&2
   die "timed out waiting for '$2' in $1"
@@ -239,6 +243,7 @@ note "seeding through the API at $URL"
 POOL_SIZE=$(wc -l <"$tmp/pool.tsv")
 
 if [ -n "$DBURL" ]; then
+  HELPERS=1
   # The pgbench id cycle (see bench/benchtool/sql.go): each pool task's
   # description holds the id of the next task of the same user, in a random
   # order; bench_pool numbers the pool for the clients' random starts.
@@ -302,25 +307,33 @@ cpu_row() {
   R[$side.svcus/$ep/$c]=$svcus R[$side.pgus/$ep/$c]=$pgus R[$side.clus/$ep/$c]=$clus R[$side.other/$ep/$c]=$other
 }
 
-# run_ceiling EP C MODE: pgbench with the service's statements.
-run_ceiling() {
-  local ep=$1 c=$2 mode=$3 files=()
+# pgbench_args EP C TXCOUNT: sets PGB_ARGS, pgbench's script and variable
+# options for endpoint EP at C clients, and fills bench_fresh with enough
+# fresh ids for create (TXCOUNT transactions at most, over all clients).
+pgbench_args() {
+  local ep=$1 c=$2 max=$3
   case $ep in
-    get | toggle | update | list | create) files=(-f "$tmp/pgb/$ep.sql") ;;
-    mix) files=(-f "$tmp/pgb/get.sql@60" -f "$tmp/pgb/listsmall.sql@15" -f "$tmp/pgb/create.sql@10"
+    get | toggle | update | list | create) PGB_ARGS=(-f "$tmp/pgb/$ep.sql") ;;
+    list-small) PGB_ARGS=(-f "$tmp/pgb/listsmall.sql") ;;
+    mix) PGB_ARGS=(-f "$tmp/pgb/get.sql@60" -f "$tmp/pgb/listsmall.sql@15" -f "$tmp/pgb/create.sql@10"
       -f "$tmp/pgb/toggle.sql@10" -f "$tmp/pgb/update.sql@5") ;;
+    *) PGB_ARGS=() && return 0 ;;
   esac
+  PGB_ARGS+=(-D chain=0 -D poolsize="$POOL_SIZE" -D listuser="$LIST_USER"
+    -D newtitle="$UPDATE_TITLE" -D setdesc=false -D newdesc=- -D newdone="$UPDATE_DONE"
+    -D ctitle="$CREATE_TITLE" -D cdesc="$CREATE_DESC" -D k=0 -D blk=0 -D nclients="$c")
   if [ "$ep" = create ] || [ "$ep" = mix ]; then
-    # Fresh ids for every INSERT: enough for 40,000 inserts/s per run.
-    local rows=$((c * ((40000 * DUR_S + 64 * c - 1) / (64 * c) + 2)))
+    local rows=$((c * ((max + 64 * c - 1) / (64 * c) + 2)))
     psql_db -v rows="$rows" -f "$tmp/pgb/fresh.sql" >/dev/null || die "cannot fill bench_fresh"
   fi
+}
+
+# run_ceiling EP C MODE: pgbench with the service's statements.
+run_ceiling() {
+  local ep=$1 c=$2 mode=$3
+  pgbench_args "$ep" "$c" $((40000 * DUR_S)) # ids for up to 40,000 inserts/s
   cpu_start
-  timed pgbench -n -M "$mode" -c "$c" -j 1 -T "$DUR_S" "${files[@]}" \
-    -D chain=0 -D poolsize="$POOL_SIZE" -D listuser="$LIST_USER" \
-    -D newtitle="$UPDATE_TITLE" -D setdesc=false -D newdesc=- -D newdone="$UPDATE_DONE" \
-    -D ctitle="$CREATE_TITLE" -D cdesc="$CREATE_DESC" -D k=0 -D blk=0 -D nclients="$c" \
-    "$DBURL"
+  timed pgbench -n -M "$mode" -c "$c" -j 1 -T "$DUR_S" "${PGB_ARGS[@]}" "$DBURL"
   cpu_stop
   local tps tx
   tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' "$tmp/out")
@@ -369,7 +382,8 @@ if ! skipped proxy; then
   wait_for_line "$tmp/proxy.out" 'delayproxy listen=' "$PROXY_PID"
   pline=$(grep -m1 'delayproxy listen=' "$tmp/proxy.out")
   paddr=$(kv listen "$pline") saddr=$(kv stats "$pline")
-  start_service "$tmp/svc-proxy.log" "$(sed -E "s#^([a-z]+://([^@/]*@)?)[^/?]*#\1$paddr#" <<<"$DBURL")"
+  PROXY_DBURL=$(sed -E "s#^([a-z]+://([^@/]*@)?)[^/?]*#\1$paddr#" <<<"$DBURL")
+  start_service "$tmp/svc-proxy.log" "$PROXY_DBURL"
   PROXY_SVC_PID=$STARTED_PID
   for ep in "${SINGLE_EPS[@]}"; do
     n=$SINGLE_N
@@ -378,6 +392,18 @@ if ! skipped proxy; then
       -pool "$tmp/pool.tsv" -list-user "$LIST_USER" -create-body "$CREATE_BODY" -update-body "$UPDATE_BODY") ||
       die "single-client pass of $ep failed"
     R[single/$ep]=$line
+    # The floor: the same statement from pgbench -c1 through the same proxy.
+    pgbench_args "$ep" 1 "$n"
+    if [ ${#PGB_ARGS[@]} -gt 0 ] && ! skipped ceiling; then
+      rm -f "$tmp"/pgblog.*
+      if pgbench -n -M extended -c 1 -j 1 -t "$n" -l --log-prefix="$tmp/pgblog" "${PGB_ARGS[@]}" "$PROXY_DBURL" \
+        >"$tmp/out" 2>"$tmp/err"; then
+        R[floor/$ep]=$(awk '{ print $3 }' "$tmp"/pgblog.* | sort -n |
+          awk '{ a[NR] = $1 } END { printf "%.3f", a[int((NR + 1) / 2)] / 1000 }')
+      else
+        tail -n 3 "$tmp/err" >&2
+      fi
+    fi
   done
   stop_pid "$PROXY_SVC_PID"
   forget_pid "$PROXY_SVC_PID"
@@ -450,9 +476,9 @@ echo
 echo "tasksvc benchmark $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(uname -r); ${DUR_S}s runs after ${WARM_S}s warm-up;"
 echo "service built from $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo '+changes'); PostgreSQL $(psql -X -At -d postgres -c 'SHOW server_version' 2>/dev/null)"
 echo
-FMT='%-10s %7s %7s %7s %7s %6s | %8s %5s %8s %5s | %7s | %6s %7s %7s %-4s\n'
-printf '%-49s | %-29s | %7s | %s\n' "service under load (wrk -t1)" "ceiling: pgbench tps, ratio" "" "1 client via the delay proxy"
-printf "$FMT" endpoint clients 'req/s' 'p50 ms' 'p99 ms' errors extended ratio prepared ratio 'RSS MiB' 'RT/req' 'p50 ms' target ''
+FMT='%-10s %7s %7s %7s %7s %6s | %8s %5s %8s %5s | %7s | %6s %7s %7s %-4s %7s\n'
+printf '%-49s | %-29s | %7s | %s\n' "service under load (wrk -t1)" "ceiling: pgbench tps, ratio" "" "1 client via the delay proxy: service, then pgbench"
+printf "$FMT" endpoint clients 'req/s' 'p50 ms' 'p99 ms' errors extended ratio prepared ratio 'RSS MiB' 'RT/req' 'p50 ms' target '' 'p50 ms'
 row() { # row EP C
   local ep=$1 c=$2 t p50
   if [ "$ep" = list ]; then t=10.00; else t=$TARGET_MS; fi
@@ -462,7 +488,7 @@ row() { # row EP C
     "$(v "extended/$ep/$c")" "$(ratio "$(v "rps/$ep/$c")" "$(v "extended/$ep/$c")")" \
     "$(v "prepared/$ep/$c")" "$(ratio "$(v "rps/$ep/$c")" "$(v "prepared/$ep/$c")")" \
     "$(v "rss/$ep/$c")" "$(single rt_per_req "$ep")" "$p50" "$([ "$ep" = mix ] && echo - || echo "$t")" \
-    "$([ "$ep" = mix ] && echo "" || verdict "$p50" "$t")"
+    "$([ "$ep" = mix ] && echo "" || verdict "$p50" "$t")" "$(v "floor/$ep")"
 }
 for ep in "${EPS[@]}"; do
   for c in "${CS[@]}"; do row "$ep" "$c"; done
@@ -515,4 +541,5 @@ echo "pgbench opens one per client. pgbench runs the service's statements read f
 echo "the create ceiling includes one id-fetching SELECT per 64 INSERTs (about 1.6% extra statements), so it is"
 echo "that much low. The text pgbench sends, against store.go's: $(sed 's/\.sql: [A-Za-z]*SQL,/:/' "$tmp/scripts.out" | paste -sd ';' | sed 's/;/; /g')."
 echo "RT/req = request->response turnarounds on the PostgreSQL connection per HTTP request; target = 1.3 x"
-echo "(2 x ${DELAY} + 1 ms) for each endpoint, 10 ms for list (1,000 tasks); peak RSS (VmHWM) reset before each run."
+echo "(2 x ${DELAY} + 1 ms) for each endpoint, 10 ms for list (1,000 tasks); the last column is pgbench -c1 -M extended"
+echo "through the same proxy with the same statement: the floor. Peak RSS (VmHWM) is reset before each run."
