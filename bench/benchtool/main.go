@@ -2,8 +2,8 @@
 // to get right in Go than in bash. bench/run.sh calls it; each subcommand
 // prints its result as one line of key=value pairs for the script to read.
 //
-//	benchtool sql -src store.go -name listTasksSQL   print a SQL constant of store.go
-//	benchtool pgbench-scripts -src store.go -dir D   write the pgbench scripts (see sql.go)
+//	benchtool sql -src . -name listTasksSQL          print a SQL constant of the service
+//	benchtool pgbench-scripts -src . -dir D          write the pgbench scripts (see sql.go)
 //	benchtool seed -url U -out D                     seed tasks through the API
 //	benchtool single -url U -stats S -endpoint E     sequential requests, latency and wire counts
 //	benchtool startup -bin B                         start-up time to the first answered request

@@ -59,7 +59,7 @@ const freshK = 64
 // cmdSQL prints one string constant of the source file.
 func cmdSQL(args []string) error {
 	fs := flag.NewFlagSet("sql", flag.ExitOnError)
-	src := fs.String("src", "store.go", "Go file that defines the SQL constants")
+	src := fs.String("src", ".", "Go file or package directory that defines the SQL constants")
 	name := fs.String("name", "", "constant to print")
 	fs.Parse(args)
 	consts, err := loadConsts(*src)
@@ -115,7 +115,7 @@ SELECT t.user_id, t.description FROM bench_pool p JOIN task t ON t.id = p.id WHE
 // the service sends.
 func cmdPgbenchScripts(args []string) error {
 	fs := flag.NewFlagSet("pgbench-scripts", flag.ExitOnError)
-	src := fs.String("src", "store.go", "Go file that defines the SQL constants")
+	src := fs.String("src", ".", "Go file or package directory that defines the SQL constants")
 	dir := fs.String("dir", ".", "directory to write the scripts to")
 	fs.Parse(args)
 	consts, err := loadConsts(*src)
@@ -248,13 +248,31 @@ ALTER TABLE bench_fresh ADD PRIMARY KEY (n);
 // consts holds the unevaluated constant expressions of a file.
 type consts map[string]ast.Expr
 
-// loadConsts parses the Go file at path and keeps its constants.
+// loadConsts parses the Go file at path, or every non-test Go file of the
+// directory at path, and keeps their constants.
 func loadConsts(path string) (consts, error) {
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
-	if err != nil {
-		return nil, err
+	files := []string{path}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		files, _ = filepath.Glob(filepath.Join(path, "*.go"))
 	}
 	c := consts{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		if err := c.parse(name); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// parse adds the constants of one file.
+func (c consts) parse(path string) error {
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		return err
+	}
 	for _, d := range f.Decls {
 		gd, ok := d.(*ast.GenDecl)
 		if !ok || gd.Tok != token.CONST {
@@ -269,7 +287,7 @@ func loadConsts(path string) (consts, error) {
 			}
 		}
 	}
-	return c, nil
+	return nil
 }
 
 // get evaluates the string constant name: literals, other constants and +.
