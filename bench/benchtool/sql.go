@@ -25,7 +25,10 @@ package main
 //     freshK transactions and uses one of its ids per INSERT, picked with
 //     \if on a counter. That is one extra SELECT per freshK INSERTs (1.6% at
 //     64), which makes the create ceiling lower than the truth by about that
-//     much; run.sh says so.
+//     much; run.sh says so. With -M prepared each branch is a statement of
+//     its own, so each client also prepares freshK INSERTs once; fewer
+//     branches would mean more SELECTs, and 64 keeps the sum small for runs
+//     of 10 s.
 //   - list of 1,000: the statement with a constant user (-D).
 //
 // pgbench sends :name variables as $1, $2, … in order of appearance, as text
