@@ -569,6 +569,10 @@ const (
 	versionIn7 = `($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))`
 )
 
+// listAllTasksSQL is the list statement without a filter or a cursor: the
+// whole list, or its first page. listTasksSQL[0][0] is this text.
+const listAllTasksSQL = `SELECT ` + taskColumns + ` FROM task WHERE user_id = $1 ORDER BY created_at, id LIMIT $2`
+
 // listTasksSQL holds the list statement for each shape of listQuery:
 // [with a completed filter][with a cursor]. LIMIT NULL means no limit. Four
 // statements rather than one with optional conditions, so that each is

@@ -85,6 +85,15 @@ func TestPostgresFallsBackToUnnamedStatements(t *testing.T) {
 	}
 }
 
+// TestListStatements: the unfiltered list statement is the constant the
+// benchmark's pgbench scripts read, so the ceiling runs the service's text.
+func TestListStatements(t *testing.T) {
+	t.Parallel()
+	if listTasksSQL[0][0] != listAllTasksSQL {
+		t.Errorf("listTasksSQL[0][0] = %q\nwant listAllTasksSQL %q", listTasksSQL[0][0], listAllTasksSQL)
+	}
+}
+
 func TestPgPrepareAuto(t *testing.T) {
 	t.Parallel()
 	for raw, want := range map[string]bool{

@@ -51,6 +51,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -98,10 +99,10 @@ type script struct {
 // number of rows. pgbench reads the rows in all cases, as the service does.
 var scripts = []script{
 	{file: "get.sql", konst: "getTaskSQL", params: []string{"user_id", "description"}, end: `\gset`, chain: true},
-	{file: "toggle.sql", konst: "toggleTaskSQL", params: []string{"user_id", "description"}, end: `\gset`, chain: true},
-	{file: "update.sql", konst: "updateTaskSQL", params: []string{"user_id", "description", "newtitle", "setdesc", "newdesc", "newdone"}, end: `\gset`, chain: true},
-	{file: "list.sql", konst: "listTasksSQL", params: []string{"listuser"}, end: `\aset l_`},
-	{file: "listsmall.sql", konst: "listTasksSQL", params: []string{"user_id"}, end: `\aset l_`, chain: true},
+	{file: "toggle.sql", konst: "toggleTaskSQL", params: []string{"user_id", "description", "NULL"}, end: `\gset`, chain: true},
+	{file: "update.sql", konst: "updateTaskSQL", params: []string{"user_id", "description", "newtitle", "setdesc", "newdesc", "newdone", "NULL"}, end: `\gset`, chain: true},
+	{file: "list.sql", konst: "listAllTasksSQL", params: []string{"listuser", "NULL"}, end: `\aset l_`},
+	{file: "listsmall.sql", konst: "listAllTasksSQL", params: []string{"user_id", "NULL"}, end: `\aset l_`, chain: true},
 	{file: "create.sql", konst: "createTaskSQL", params: []string{"FRESH", "cuser", "ctitle", "cdesc"}, end: `\gset c_`},
 }
 
@@ -171,6 +172,12 @@ func renderScript(s script, q string) (body, how string, err error) {
 		return "$" + strconv.Itoa(next)
 	})
 	var diffs []string
+	if slices.Contains(s.params, "NULL") {
+		// pgbench cannot send a NULL parameter; the service sends NULL for
+		// "no precondition" and "no limit", so the literal stands in.
+		diffs = append(diffs, "NULL written where the service sends a NULL parameter")
+		sent = q
+	}
 	if sent != q {
 		diffs = append(diffs, "parameters renumbered by pgbench")
 	}
@@ -190,8 +197,11 @@ func renderScript(s script, q string) (body, how string, err error) {
 		return placeholder.ReplaceAllStringFunc(q, func(m string) string {
 			n, _ := strconv.Atoi(m[1:])
 			v := s.params[n-1]
-			if v == "FRESH" {
+			switch v {
+			case "FRESH":
 				v = freshVar
+			case "NULL":
+				return "NULL"
 			}
 			return ":" + v
 		})
