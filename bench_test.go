@@ -6,6 +6,7 @@ package main
 //	go test -run '^$' -bench 'Handler' -benchmem -count 8 . | benchstat -
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -67,4 +68,34 @@ func BenchmarkPostgresGet(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkPostgresGetOverHTTP is one GET of a task through the whole
+// stack, loopback HTTP included, on TEST_DATABASE_URL: the CPU profile of
+// what the service spends per request.
+func BenchmarkPostgresGetOverHTTP(b *testing.B) {
+	raw := testPostgresURL(b, "TEST_DATABASE_URL")
+	s := openTestPostgresWith(b, raw, func(o *pgOptions) { o.Prepare = true })
+	user := testRunID + "-bench"
+	task := mustCreate(b, s, user, newTask{Title: "Buy groceries"})
+	srv := httptest.NewServer(newServer(discardLogger(), s, testCORS))
+	defer srv.Close()
+	url := srv.URL + "/api/" + user + "/tasks/" + task.ID
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := srv.Client().Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
 }
