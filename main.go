@@ -78,14 +78,7 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           newServer(log, store, cfg.CORS),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(newServer(log, store, cfg.CORS), log, readHeaderTimeout)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -105,6 +98,20 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer returns the http.Server that run serves h with. The header
+// timeout is a parameter so tests can watch it cut a slow client off without
+// waiting the full readHeaderTimeout; everything else is fixed here.
+func newHTTPServer(h http.Handler, log *slog.Logger, headerTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: headerTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // openStore returns the PostgreSQL store when DATABASE_URL is set and the
