@@ -175,13 +175,13 @@ func TestServicePersistsAcrossSIGKILLUnderLoad(t *testing.T) {
 	for _, task := range stored {
 		a, ok := sent[task.Title]
 		if !ok {
-			t.Errorf("stored task %+v matches no create that was sent", task)
+			t.Errorf("stored task %s matches no create that was sent", show(task))
 			continue
 		}
 		want := testTask{ID: task.ID, UserID: user, Title: a.title, Description: a.description,
 			CreatedAt: task.CreatedAt, UpdatedAt: task.CreatedAt}
 		if !equalTasks(task, want) {
-			t.Errorf("stored task is not intact:\n got %+v\nwant %+v", task, want)
+			t.Errorf("stored task is not intact:\n got %s\nwant %s", show(task), show(want))
 		}
 		wantWellFormed(t, task)
 	}
@@ -208,9 +208,9 @@ func checkAcknowledged(t *testing.T, s *service, user string, a *createAttempt, 
 		}
 		return true
 	}
-	if created.Title != a.title || !equalTasks(created, testTask{ID: created.ID, UserID: user, Title: a.title,
-		Description: a.description, CreatedAt: created.CreatedAt, UpdatedAt: created.CreatedAt}) {
-		t.Errorf("201 body %s does not show what was sent (%q, %v)", a.body, a.title, a.description)
+	if sent := (testTask{ID: created.ID, UserID: user, Title: a.title, Description: a.description,
+		CreatedAt: created.CreatedAt, UpdatedAt: created.CreatedAt}); !equalTasks(created, sent) {
+		t.Errorf("201 body %s does not show what was sent: %s", a.body, show(sent))
 	}
 	code, body := s.call(t, "GET", "/api/"+user+"/tasks/"+created.ID, "")
 	var got testTask
@@ -219,7 +219,7 @@ func checkAcknowledged(t *testing.T, s *service, user string, a *createAttempt, 
 		return false
 	}
 	if !equalTasks(got, created) {
-		t.Errorf("acknowledged task changed after kill -9:\n got %+v\nwant %+v", got, created)
+		t.Errorf("acknowledged task changed after kill -9:\n got %s\nwant %s", show(got), show(created))
 		return false
 	}
 	return true
@@ -423,7 +423,12 @@ func TestSlowHeaderClientsDoNotStarveOthers(t *testing.T) {
 	var headerBytes int
 	for i := range 10 {
 		// One create and one read per round of slow bytes, so the server
-		// is reading slow headers in between the normal requests.
+		// is reading slow headers in between the normal requests. A round
+		// that ended before the last requests does not count.
+		select {
+		case <-rounds:
+		default:
+		}
 		select {
 		case headerBytes = <-rounds:
 		case <-time.After(bound):
@@ -770,8 +775,9 @@ func FuzzPathParams(f *testing.F) {
 		if !escape && strings.ContainsFunc(userSeg+taskSeg, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			// Raw, white space or a line break would end the request
 			// target or start another header: a different request, not a
-			// different path parameter.
-			t.Skip("not a path parameter once raw")
+			// different path parameter. (A silent return, not t.Skip: the
+			// seed corpus runs in CI's verbose test step.)
+			return
 		}
 		const body = `{"title": "t"}`
 		// Parse the request as the server does, so that what reaches the
@@ -782,7 +788,7 @@ func FuzzPathParams(f *testing.F) {
 			if escape {
 				t.Fatalf("escaped request %q refused: %v", path, err)
 			}
-			t.Skip("the server answers 400 before any handler runs")
+			return // the server answers 400 before any handler runs
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
