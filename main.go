@@ -86,7 +86,7 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := newHTTPServer(newServer(log, store, cfg.CORS), log)
+	srv := newHTTPServer(newServer(log, store, cfg.CORS), log, readHeaderTimeout)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -116,13 +116,15 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 	return fatal
 }
 
-// newHTTPServer returns the server run uses, with every limit set: a client
-// that sends slowly, or sends too much, cannot hold a connection or memory
-// for long.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+// newHTTPServer returns the http.Server that run serves h with, every limit
+// set: a client that sends slowly, or sends too much, cannot hold a
+// connection or memory for long. The header timeout is a parameter so tests
+// can watch it cut a slow client off without waiting the full
+// readHeaderTimeout; everything else is fixed here.
+func newHTTPServer(h http.Handler, log *slog.Logger, headerTimeout time.Duration) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: headerTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
@@ -439,7 +441,9 @@ func handleReadyz(log *slog.Logger, store taskStore) http.Handler {
 // resource (/api/a/../b/tasks), so instead of redirecting we answer 404.
 func muxErrorsAsJSON(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isCleanPath(r.URL.Path) {
+		// The escaped path, as the mux cleans it: %2F inside a segment is
+		// part of a value ("a/" as a user id), not a separator.
+		if !isCleanPath(r.URL.EscapedPath()) {
 			writeJSON(w, http.StatusNotFound, detail{"Not Found"})
 			return
 		}

@@ -680,7 +680,7 @@ func TestErrorLoggedOnceWithCause(t *testing.T) {
 func TestHeaderLimit(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = newHTTPServer(newTestServer(t), discardLogger())
+	srv.Config = newHTTPServer(newTestServer(t), discardLogger(), readHeaderTimeout)
 	srv.Start()
 	defer srv.Close()
 	for _, tt := range []struct {

@@ -254,8 +254,18 @@ func writePage(w http.ResponseWriter, r *http.Request, log *slog.Logger, store t
 func nextPageLink(r *http.Request, last Task) string {
 	query := r.URL.Query()
 	query.Set("after", encodeCursor(listCursor{CreatedAt: last.CreatedAt, ID: last.ID}))
-	next := url.URL{Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: query.Encode()}
-	return "<" + next.String() + `>; rel="next"`
+	return "<" + tasksPath(r.PathValue("user_id")) + "?" + query.Encode() + `>; rel="next"`
+}
+
+// tasksPath is the path of a user's task list, the user id escaped so that
+// the path leads back to it: "/" in it as %2F, and a user id "." or ".."
+// as %2E escapes, which the mux does not take for a path step.
+func tasksPath(userID string) string {
+	seg := url.PathEscape(userID)
+	if userID == "." || userID == ".." {
+		seg = strings.Repeat("%2E", len(userID))
+	}
+	return "/api/" + seg + "/tasks"
 }
 
 // writeJSONBytes writes a JSON body; if the header was already sent
@@ -364,7 +374,7 @@ func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		w.Header().Set("Location", "/api/"+url.PathEscape(userID)+"/tasks/"+task.ID)
+		w.Header().Set("Location", tasksPath(userID)+"/"+task.ID)
 		markReplayed(w, replayed)
 		writeTask(w, http.StatusCreated, task)
 	})

@@ -1273,3 +1273,34 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 		t.Errorf("255-character key: %d", rec.Code)
 	}
 }
+
+// TestUserIDsWithSlashesAndDots: a user id may hold "/" or be "." or "..";
+// escaped in the path it reaches its own tasks, and the Location and Link
+// the service writes lead back to them.
+func TestUserIDsWithSlashesAndDots(t *testing.T) {
+	t.Parallel()
+	h := newTestServer(t)
+	for _, user := range []string{"a/", "/a", "a//b", "a/../b", ".", "..", "a/.", "./a"} {
+		seg := url.PathEscape(user)
+		if user == "." || user == ".." {
+			seg = strings.Repeat("%2E", len(user))
+		}
+		rec := serve(t, h, "POST", "/api/"+seg+"/tasks", `{"title": "t"}`)
+		task := decodeAs[testTask](t, rec, http.StatusCreated)
+		if task.UserID != user {
+			t.Errorf("%q: created for user %q", user, task.UserID)
+		}
+		if got := decodeAs[testTask](t, serve(t, h, "GET", rec.Header().Get("Location"), ""), http.StatusOK); got.ID != task.ID {
+			t.Errorf("%q: Location %s leads to task %s", user, rec.Header().Get("Location"), got.ID)
+		}
+		serve(t, h, "POST", "/api/"+seg+"/tasks", `{"title": "second"}`)
+		page := serve(t, h, "GET", "/api/"+seg+"/tasks?limit=1", "")
+		next := linkPattern.FindStringSubmatch(page.Header().Get("Link"))
+		if next == nil {
+			t.Fatalf("%q: no Link on a full page", user)
+		}
+		if got := decodeAs[[]testTask](t, serve(t, h, "GET", next[1], ""), http.StatusOK); len(got) != 1 || got[0].Title != "second" {
+			t.Errorf("%q: the Link %s leads to %+v", user, next[1], got)
+		}
+	}
+}
