@@ -378,11 +378,19 @@ func parseCORSOrigins(s string) (corsPolicy, error) {
 // HTTP wiring
 
 // newServer returns the whole HTTP API: the routes, wrapped in the
-// middleware every response goes through.
+// middleware every response goes through. It has no authentication.
 func newServer(log *slog.Logger, store taskStore, cors corsPolicy) http.Handler {
+	return newServerWithAuth(log, store, cors, nil)
+}
+
+// newServerWithAuth is newServer with bearer tokens required on the /api/
+// routes (none when auth is nil). Authentication sits inside CORS, so a
+// preflight is answered without a token and a 401 carries the CORS headers
+// a browser needs to read it.
+func newServerWithAuth(log *slog.Logger, store taskStore, cors corsPolicy, auth *authenticator) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, log, store)
-	return withLogging(log, withCORS(cors, muxErrorsAsJSON(mux)))
+	return withLogging(log, withCORS(cors, withAuth(log, auth, mux, muxErrorsAsJSON(mux))))
 }
 
 // addRoutes lists every endpoint of the service.
