@@ -21,8 +21,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -934,6 +936,185 @@ func TestParseJWK(t *testing.T) {
 		raw, _ := json.Marshal(tt.jwk)
 		if _, err := parseJWK(raw); (err == nil) != tt.ok {
 			t.Errorf("%s: err = %v, want ok = %v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Configuration
+
+func TestLoadConfigAuth(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(envMap(nil))
+	if err != nil || cfg.Auth.enabled() || cfg.Auth.JWKSURL != "" || cfg.Auth.HS256Secret != nil {
+		t.Errorf("default auth config = %+v, %v; want off", cfg.Auth, err)
+	}
+	cfg, err = loadConfig(envMap(map[string]string{
+		"AUTH_JWKS_URL":     " https://app.example/api/auth/jwks ",
+		"AUTH_HS256_SECRET": testSecret,
+		"AUTH_ISSUER":       "https://app.example",
+		"AUTH_AUDIENCE":     "https://app.example",
+	}))
+	want := authConfig{JWKSURL: "https://app.example/api/auth/jwks", HS256Secret: secretBytes(testSecret),
+		Issuer: "https://app.example", Audience: "https://app.example"}
+	if err != nil || fmt.Sprintf("%#v", cfg.Auth) != fmt.Sprintf("%#v", want) || string(cfg.Auth.HS256Secret) != testSecret {
+		t.Errorf("auth config = %+v, %v; want %+v", cfg.Auth, err, want)
+	}
+	if printed := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg.Auth.HS256Secret); strings.Contains(printed, testSecret) {
+		t.Errorf("printing the config shows the secret: %s", printed)
+	}
+	for _, vars := range []map[string]string{
+		{"AUTH_JWKS_URL": "http://localhost:3000/api/auth/jwks"},
+		{"AUTH_HS256_SECRET": strings.Repeat("s", 32)},
+	} {
+		if cfg, err := loadConfig(envMap(vars)); err != nil || !cfg.Auth.enabled() {
+			t.Errorf("%v: %+v, %v; want authentication on", vars, cfg.Auth, err)
+		}
+	}
+}
+
+func TestLoadConfigRejectsBadAuthValues(t *testing.T) {
+	t.Parallel()
+	short := "only-31-bytes-of-secret-xxxxxxx"
+	for _, vars := range []map[string]string{
+		{"AUTH_JWKS_URL": "ftp://app.example/jwks"},
+		{"AUTH_JWKS_URL": "app.example/api/auth/jwks"},
+		{"AUTH_JWKS_URL": "https://"},
+		{"AUTH_JWKS_URL": "https://app.example:port/jwks"},
+		{"AUTH_HS256_SECRET": short},
+		{"AUTH_ISSUER": "https://app.example"},
+		{"AUTH_AUDIENCE": "https://app.example"},
+	} {
+		_, err := loadConfig(envMap(vars))
+		if err == nil {
+			t.Errorf("%v: no error", vars)
+			continue
+		}
+		for key := range vars {
+			if !strings.Contains(err.Error(), key) {
+				t.Errorf("%v: error %q does not name %s", vars, err, key)
+			}
+		}
+		if strings.Contains(err.Error(), short) {
+			t.Errorf("error %q shows the secret", err)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The real binary
+
+// callAuth sends one request to the running service with a bearer token
+// (none if token is empty).
+func callAuth(t *testing.T, s *service, method, path, body, token string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// TestServiceAuthentication: the binary with AUTH_HS256_SECRET and
+// AUTH_JWKS_URL (a key set served from this test) wants a token on /api/,
+// accepts HS256 and EdDSA tokens for the path's user, and refuses another
+// user's path; without the variables it is open and says so.
+func TestServiceAuthentication(t *testing.T) {
+	t.Parallel()
+	bin := buildService(t)
+	clock := &testClock{t: time.Now()}
+	ed := edSigner(t, "ed-1")
+	hs := hmacSigner("HS256", []byte(testSecret))
+	jwks := newJWKSServer(t, ed.jwk)
+
+	s := startService(t, bin, t.TempDir(), "AUTH_HS256_SECRET="+testSecret, "AUTH_JWKS_URL="+jwks.srv.URL,
+		"AUTH_ISSUER="+testIssuer, "AUTH_AUDIENCE="+testIssuer)
+	if code, header, body := callAuth(t, s, "GET", "/api/u1/tasks", "", ""); code != http.StatusUnauthorized ||
+		header.Get("WWW-Authenticate") != "Bearer" || body != `{"detail":"Not authenticated"}` {
+		t.Errorf("no token: %d %q %s", code, header.Get("WWW-Authenticate"), body)
+	}
+	hsToken := hs.token(t, claimsFor(clock, "u1"))
+	if code, _, body := callAuth(t, s, "POST", "/api/u1/tasks", `{"title": "t"}`, hsToken); code != http.StatusCreated {
+		t.Errorf("POST with an HS256 token: %d %s", code, body)
+	}
+	edToken := ed.token(t, claimsFor(clock, "u1"))
+	if code, _, body := callAuth(t, s, "GET", "/api/u1/tasks", "", edToken); code != http.StatusOK || !strings.Contains(body, `"title":"t"`) {
+		t.Errorf("GET with an EdDSA token: %d %s", code, body)
+	}
+	if code, _, body := callAuth(t, s, "GET", "/api/u2/tasks", "", edToken); code != http.StatusForbidden {
+		t.Errorf("another user's path: %d %s", code, body)
+	}
+	if code, _, _ := callAuth(t, s, "GET", "/healthz", "", ""); code != http.StatusOK {
+		t.Errorf("healthz without a token: %d", code)
+	}
+	if strings.Contains(s.stderr(), testSecret) || strings.Contains(s.stderr(), hsToken[len(hsToken)-20:]) {
+		t.Errorf("the log shows the secret or a token:\n%s", s.stderr())
+	}
+	s.stop(t)
+
+	open := startService(t, bin, t.TempDir())
+	if !regexp.MustCompile(`level=WARN .*authentication is OFF`).MatchString(open.stderr()) {
+		t.Errorf("no warning that authentication is off:\n%s", open.stderr())
+	}
+	if code, _, body := callAuth(t, open, "GET", "/api/u1/tasks", "", ""); code != http.StatusOK {
+		t.Errorf("no authentication: GET without a token: %d %s", code, body)
+	}
+	open.stop(t)
+}
+
+// TestServiceAuthKeyServerDown: a key server that cannot be reached
+// at start-up is a warning, not a failed start; tokens wait for it (503).
+func TestServiceAuthKeyServerDown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + ln.Addr().String() + "/api/auth/jwks"
+	ln.Close() // nothing listens there now
+	s := startService(t, buildService(t), t.TempDir(), "AUTH_JWKS_URL="+closedURL)
+	if _, ok := s.waitForLine(t, regexp.MustCompile(`level=WARN msg="cannot fetch the JWK set`)); !ok {
+		t.Errorf("no warning about the key server:\n%s", s.stderr())
+	}
+	tok := edSigner(t, "ed-1").token(t, claimsFor(&testClock{t: time.Now()}, "u"))
+	if code, _, body := callAuth(t, s, "GET", "/api/u/tasks", "", tok); code != http.StatusServiceUnavailable {
+		t.Errorf("token with the key server down: %d %s", code, body)
+	}
+	s.stop(t)
+}
+
+// TestServiceRefusesBadAuthConfig: a bad AUTH_* value is one line naming
+// the variable and exit code 1, never showing the secret.
+func TestServiceRefusesBadAuthConfig(t *testing.T) {
+	t.Parallel()
+	bin := buildService(t)
+	for _, tt := range []struct{ env, want string }{
+		{"AUTH_JWKS_URL=ftp://app.example/jwks", "AUTH_JWKS_URL"},
+		{"AUTH_HS256_SECRET=s3cr3t-but-short", "AUTH_HS256_SECRET"},
+		{"AUTH_ISSUER=https://app.example", "AUTH_ISSUER"},
+	} {
+		s := launch(t, bin, t.TempDir(), tt.env)
+		if code := s.wait(t); code != 1 {
+			t.Errorf("%s: exit code %d, want 1", tt.env, code)
+		}
+		lines := errorLines(s.stderr())
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "tasksvc: ") || !strings.Contains(lines[0], tt.want) {
+			t.Errorf("%s: error lines %q, want one naming %s", tt.env, lines, tt.want)
+		}
+		if strings.Contains(s.stderr(), "s3cr3t") {
+			t.Errorf("stderr shows the secret:\n%s", s.stderr())
 		}
 	}
 }

@@ -83,7 +83,8 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := newHTTPServer(newServer(log, store, cfg.CORS), log)
+	auth := startAuth(cfg.Auth, log)
+	srv := newHTTPServer(newServerWithAuth(log, store, cfg.CORS, auth), log)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -179,6 +180,7 @@ type config struct {
 	DroppedChannelBinding bool       // DATABASE_URL asked for channel_binding
 	Store                 pgOptions  // pool and deadline, from DATABASE_*
 	CORS                  corsPolicy
+	Auth                  authConfig // bearer tokens, from AUTH_*
 }
 
 const (
@@ -217,6 +219,9 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 	}
 
 	if cfg.CORS, err = parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins)); err != nil {
+		return config{}, err
+	}
+	if cfg.Auth, err = loadAuthConfig(lookupEnv); err != nil {
 		return config{}, err
 	}
 	return cfg, nil
