@@ -87,6 +87,7 @@ type authConfig struct {
 	Audience    string      // AUTH_AUDIENCE: required in aud, if set
 }
 
+// enabled reports whether any key to check tokens with is configured.
 func (c authConfig) enabled() bool { return c.JWKSURL != "" || c.HS256Secret != nil }
 
 // secretBytes is a key that prints as [redacted], so logging or printing
@@ -153,6 +154,8 @@ func startAuth(cfg authConfig, log *slog.Logger) *authenticator {
 	return a
 }
 
+// isLoopback reports whether host names this machine, where plain http
+// cannot be tampered with on the way.
 func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "localhost" || ip != nil && ip.IsLoopback()
@@ -316,6 +319,8 @@ type authenticator struct {
 	now      func() time.Time
 }
 
+// newAuthenticator builds the authenticator cfg asks for; client fetches the
+// key set. Nothing is fetched yet.
 func newAuthenticator(cfg authConfig, log *slog.Logger, client *http.Client) *authenticator {
 	a := &authenticator{secret: cfg.HS256Secret, issuer: cfg.Issuer, audience: cfg.Audience, now: time.Now}
 	if cfg.JWKSURL != "" {
@@ -391,6 +396,7 @@ func (a *authenticator) verify(ctx context.Context, token string) (string, error
 	return c.Sub, nil
 }
 
+// decodePart decodes one base64url part of a token into dst.
 func decodePart(dst []byte, s string) ([]byte, error) {
 	n, err := b64.Decode(dst, []byte(s))
 	return dst[:n], err
@@ -547,6 +553,8 @@ type jwksCache struct {
 	fetching chan struct{} // non-nil while a fetch runs; closed when it ends
 }
 
+// newJWKSCache returns an empty cache for the key set at rawURL, fetched
+// with client, whose redirects it restricts.
 func newJWKSCache(rawURL string, client *http.Client, log *slog.Logger) *jwksCache {
 	client.CheckRedirect = refuseDowngrade
 	return &jwksCache{url: rawURL, client: client, log: log, now: time.Now, timeout: jwksFetchTimeout}
@@ -622,6 +630,8 @@ func (c *jwksCache) fetchInBackground() {
 	}
 }
 
+// mayFetchLocked reports whether the rate limit allows a fetch now; c.mu
+// must be held.
 func (c *jwksCache) mayFetchLocked() bool {
 	interval := jwksRefetchInterval
 	if c.set.Load() == nil {
@@ -648,6 +658,8 @@ func (c *jwksCache) startFetchLocked() chan struct{} {
 	return done
 }
 
+// lastFailed reports whether the last fetch failed, so a token without a
+// key held may still be good.
 func (c *jwksCache) lastFailed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -782,6 +794,7 @@ func parseJWK(raw json.RawMessage) (*jwk, error) {
 	return k, nil
 }
 
+// parseOKP reads an Ed25519 key (RFC 8037).
 func (k *jwk) parseOKP(j rawJWK) error {
 	if j.Crv != "Ed25519" {
 		return fmt.Errorf("OKP curve %q not supported", j.Crv)
@@ -797,6 +810,7 @@ func (k *jwk) parseOKP(j rawJWK) error {
 	return nil
 }
 
+// parseRSA reads an RSA public key of a size worth trusting.
 func (k *jwk) parseRSA(j rawJWK) error {
 	if j.Alg != "" && j.Alg != algRS256 {
 		return fmt.Errorf("RSA key bound to alg %q", j.Alg)
@@ -817,6 +831,7 @@ func (k *jwk) parseRSA(j rawJWK) error {
 	return nil
 }
 
+// parseEC reads a P-256 public key.
 func (k *jwk) parseEC(j rawJWK) error {
 	if j.Crv != "P-256" {
 		return fmt.Errorf("EC curve %q not supported", j.Crv)

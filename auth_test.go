@@ -59,6 +59,7 @@ func (c *testClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// enc is base64url without padding, as JOSE writes it.
 func enc(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // testSigner signs tokens as one key; jwk is its public JWK (nil for HMAC).
@@ -98,6 +99,7 @@ func mintRaw(header, payload []byte, sign func([]byte) []byte) string {
 	return signed + "." + enc(sign([]byte(signed)))
 }
 
+// edSigner makes a fresh Ed25519 key, the kind Better Auth signs with.
 func edSigner(t testing.TB, kid string) testSigner {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -119,6 +121,7 @@ var testRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
+// rsaSigner signs RS256 with the shared test RSA key.
 func rsaSigner(kid string) testSigner {
 	key := testRSAKey()
 	return testSigner{alg: "RS256", kid: kid,
@@ -135,6 +138,7 @@ func rsaSigner(kid string) testSigner {
 	}
 }
 
+// ecSigner makes a fresh P-256 key that signs ES256 as JWS does (r || s).
 func ecSigner(t testing.TB, kid string) (testSigner, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -161,6 +165,7 @@ func ecSigner(t testing.TB, kid string) (testSigner, *ecdsa.PrivateKey) {
 	}, key
 }
 
+// hmacSigner MACs with key: HS256, HS384 or HS512.
 func hmacSigner(alg string, key []byte) testSigner {
 	h := sha256.New
 	switch alg {
@@ -225,6 +230,7 @@ func newJWKSServer(t testing.TB, keys ...map[string]any) *jwksServer {
 	return s
 }
 
+// serveKeys makes the server answer 200 with a set of these keys.
 func (s *jwksServer) serveKeys(keys ...map[string]any) {
 	body, err := json.Marshal(map[string]any{"keys": keys})
 	if err != nil {
@@ -233,6 +239,7 @@ func (s *jwksServer) serveKeys(keys ...map[string]any) {
 	s.serve(http.StatusOK, body)
 }
 
+// serve makes the server answer status with body.
 func (s *jwksServer) serve(status int, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -264,6 +271,7 @@ func newAuthFixture(t testing.TB, change ...func(*authConfig)) *authFixture {
 	return f
 }
 
+// newTestAuthenticator is newAuthenticator on the test clock.
 func newTestAuthenticator(t testing.TB, cfg authConfig, clock *testClock) *authenticator {
 	t.Helper()
 	a := newAuthenticator(cfg, discardLogger(), &http.Client{})
@@ -275,10 +283,12 @@ func newTestAuthenticator(t testing.TB, cfg authConfig, clock *testClock) *authe
 	return a
 }
 
+// handler is the whole API on store, with the fixture's authentication.
 func (f *authFixture) handler(store taskStore) http.Handler {
 	return newServerWithAuth(discardLogger(), store, testCORS, f.auth)
 }
 
+// bearer is the header pair for serve.
 func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
 
 // wantUnauthorized checks a 401: the detail, a Bearer challenge with
@@ -943,6 +953,8 @@ func TestParseJWK(t *testing.T) {
 // ---------------------------------------------------------------------------
 // Configuration
 
+// TestLoadConfigAuth: off by default; the AUTH_* variables are read, and
+// printing the config never shows the secret.
 func TestLoadConfigAuth(t *testing.T) {
 	t.Parallel()
 	cfg, err := loadConfig(envMap(nil))
@@ -973,6 +985,8 @@ func TestLoadConfigAuth(t *testing.T) {
 	}
 }
 
+// TestLoadConfigRejectsBadAuthValues: each bad value is an error naming its
+// variable, never showing the secret.
 func TestLoadConfigRejectsBadAuthValues(t *testing.T) {
 	t.Parallel()
 	short := "only-31-bytes-of-secret-xxxxxxx"
