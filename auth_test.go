@@ -585,6 +585,32 @@ func TestAuthBeforeStore(t *testing.T) {
 	}
 }
 
+// TestAuthOnPostgres: the same gate in front of the PostgreSQL store: 401
+// and 403 leave the user's rows alone, the owner's token reads and writes.
+func TestAuthOnPostgres(t *testing.T) {
+	t.Parallel()
+	pg := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+	f := newAuthFixture(t)
+	h := f.handler(pg)
+	user := newUserID(t)
+	owner := bearer(f.ed.token(t, claimsFor(f.clock, user)))
+	other := bearer(f.hs.token(t, claimsFor(f.clock, user+"-other")))
+	wantUnauthorized(t, serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "t"}`), "Not authenticated", "")
+	if rec := serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "t"}`, other...); rec.Code != http.StatusForbidden {
+		t.Errorf("POST with another user's token: %d, want 403", rec.Code)
+	}
+	created := decodeAs[testTask](t, serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "mine"}`, owner...), http.StatusCreated)
+	for _, ep := range everyEndpointOf(user, created.ID) {
+		if rec := serve(t, h, ep.method, ep.target, ep.body, other...); rec.Code != http.StatusForbidden {
+			t.Errorf("%s %s with another user's token: %d, want 403", ep.method, ep.target, rec.Code)
+		}
+	}
+	list := decodeAs[[]testTask](t, serve(t, h, "GET", "/api/"+user+"/tasks", "", owner...), http.StatusOK)
+	if len(list) != 1 || !equalTasks(list[0], created) {
+		t.Errorf("after the refused requests the owner sees %+v, want only %+v unchanged", list, created)
+	}
+}
+
 // TestAuthOpenRoutes: only /api/ needs a token; health, readiness, the
 // documentation and unknown paths do not.
 func TestAuthOpenRoutes(t *testing.T) {
