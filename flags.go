@@ -30,6 +30,10 @@ var envVars = []envVar{
 	{"DATABASE_MAX_IDLE_CONNS", strconv.Itoa(defaultPgMaxIdleConns), "connections kept open between requests (no more than DATABASE_MAX_CONNS)"},
 	{"DATABASE_MAX_IDLE_TIME", defaultPgConnIdleTime.String(), "an idle connection is closed after this long"},
 	{"DATABASE_PREPARE", "auto", "named prepared statements: on, off, or auto (off for a -pooler host or port 6432)"},
+	{"AUTH_JWKS_URL", "unset", "JWK set URL (EdDSA, RS256, ES256 keys); set, /api/ needs a bearer token"},
+	{"AUTH_HS256_SECRET", "unset", "shared secret (32 bytes or more) for HS256 bearer tokens"},
+	{"AUTH_ISSUER", "unset: not checked", "the iss tokens must carry"},
+	{"AUTH_AUDIENCE", "unset: not checked", "an aud tokens must carry"},
 }
 
 // parseFlags reads the command line. exit is true when the process should

@@ -86,7 +86,8 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := newHTTPServer(newServer(log, store, cfg.CORS), log, readHeaderTimeout)
+	auth := startAuth(cfg.Auth, log)
+	srv := newHTTPServer(newServerWithAuth(log, store, cfg.CORS, auth), log, readHeaderTimeout)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -184,6 +185,7 @@ type config struct {
 	DroppedChannelBinding bool       // DATABASE_URL asked for channel_binding
 	Store                 pgOptions  // pool and deadline, from DATABASE_*
 	CORS                  corsPolicy
+	Auth                  authConfig // bearer tokens, from AUTH_*
 }
 
 const (
@@ -222,6 +224,9 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 	}
 
 	if cfg.CORS, err = parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins)); err != nil {
+		return config{}, err
+	}
+	if cfg.Auth, err = loadAuthConfig(lookupEnv); err != nil {
 		return config{}, err
 	}
 	return cfg, nil
@@ -387,11 +392,19 @@ func parseCORSOrigins(s string) (corsPolicy, error) {
 // HTTP wiring
 
 // newServer returns the whole HTTP API: the routes, wrapped in the
-// middleware every response goes through.
+// middleware every response goes through. It has no authentication.
 func newServer(log *slog.Logger, store taskStore, cors corsPolicy) http.Handler {
+	return newServerWithAuth(log, store, cors, nil)
+}
+
+// newServerWithAuth is newServer with bearer tokens required on the /api/
+// routes (none when auth is nil). Authentication sits inside CORS, so a
+// preflight is answered without a token and a 401 carries the CORS headers
+// a browser needs to read it.
+func newServerWithAuth(log *slog.Logger, store taskStore, cors corsPolicy, auth *authenticator) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, log, store)
-	return withLogging(log, withCORS(cors, muxErrorsAsJSON(mux)))
+	return withLogging(log, withCORS(cors, withAuth(log, auth, mux, muxErrorsAsJSON(mux))))
 }
 
 // routeRegistrar is what addRoutes registers on: the server's
@@ -501,7 +514,7 @@ func (d *discardWriter) Write(b []byte) (int, error) {
 var corsMethods = []string{"GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}
 
 const (
-	corsExposeHeaders = "ETag, Idempotent-Replayed, Link, Location, Retry-After, X-Request-ID"
+	corsExposeHeaders = "ETag, Idempotent-Replayed, Link, Location, Retry-After, WWW-Authenticate, X-Request-ID"
 	corsMaxAge        = "600"
 )
 

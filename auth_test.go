@@ -1,0 +1,1221 @@
+package main
+
+// Authentication tests. Every key and token is made here (Ed25519, RSA
+// 2048, P-256, HMAC), key sets are served by httptest, and time comes from
+// a test clock: no network, no sleeps.
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const (
+	testIssuer = "http://localhost:3000" // Better Auth's iss and aud: its base URL
+	testSecret = "test-secret-of-at-least-32-bytes!!"
+)
+
+// testClock is a clock that moves only when told to.
+type testClock struct {
+	mu sync.Mutex // guards t
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// enc is base64url without padding, as JOSE writes it.
+func enc(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// testSigner signs tokens as one key; jwk is its public JWK (nil for HMAC).
+type testSigner struct {
+	alg, kid string
+	sign     func(signed []byte) []byte
+	jwk      map[string]any
+}
+
+// token signs claims with the signer's alg and kid in the header.
+func (s testSigner) token(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	header := map[string]any{"alg": s.alg, "typ": "JWT"}
+	if s.kid != "" {
+		header["kid"] = s.kid
+	}
+	return mintToken(t, header, claims, s.sign)
+}
+
+// mintToken builds a compact JWS from any header and claims.
+func mintToken(t testing.TB, header, claims map[string]any, sign func([]byte) []byte) string {
+	t.Helper()
+	h, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mintRaw(h, c, sign)
+}
+
+// mintRaw signs header and payload bytes as they are.
+func mintRaw(header, payload []byte, sign func([]byte) []byte) string {
+	signed := enc(header) + "." + enc(payload)
+	return signed + "." + enc(sign([]byte(signed)))
+}
+
+// edSigner makes a fresh Ed25519 key, the kind Better Auth signs with.
+func edSigner(t testing.TB, kid string) testSigner {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testSigner{alg: "EdDSA", kid: kid,
+		sign: func(b []byte) []byte { return ed25519.Sign(priv, b) },
+		jwk:  map[string]any{"kty": "OKP", "crv": "Ed25519", "x": enc(pub), "kid": kid}, // as Better Auth serves it
+	}
+}
+
+// testRSAKey is made once: a 2048-bit key takes a while, under -race most.
+var testRSAKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// rsaSigner signs RS256 with the shared test RSA key.
+func rsaSigner(kid string) testSigner {
+	key := testRSAKey()
+	return testSigner{alg: "RS256", kid: kid,
+		sign: func(b []byte) []byte {
+			sum := sha256.Sum256(b)
+			sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+			if err != nil {
+				panic(err)
+			}
+			return sig
+		},
+		jwk: map[string]any{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+			"n": enc(key.N.Bytes()), "e": enc([]byte{1, 0, 1})},
+	}
+}
+
+// ecSigner makes a fresh P-256 key that signs ES256 as JWS does (r || s).
+func ecSigner(t testing.TB, kid string) (testSigner, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	point, err := key.PublicKey.Bytes() // 0x04 || x || y
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testSigner{alg: "ES256", kid: kid,
+		sign: func(b []byte) []byte {
+			sum := sha256.Sum256(b)
+			r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
+			if err != nil {
+				panic(err)
+			}
+			sig := make([]byte, 64) // JWS: r || s, 32 bytes each
+			r.FillBytes(sig[:32])
+			s.FillBytes(sig[32:])
+			return sig
+		},
+		jwk: map[string]any{"kty": "EC", "crv": "P-256", "kid": kid, "x": enc(point[1:33]), "y": enc(point[33:])},
+	}, key
+}
+
+// hmacSigner MACs with key: HS256, HS384 or HS512.
+func hmacSigner(alg string, key []byte) testSigner {
+	h := sha256.New
+	switch alg {
+	case "HS384":
+		h = sha512.New384
+	case "HS512":
+		h = sha512.New
+	}
+	return testSigner{alg: alg, sign: func(b []byte) []byte {
+		mac := hmac.New(h, key)
+		mac.Write(b)
+		return mac.Sum(nil)
+	}}
+}
+
+// claimsFor are the claims Better Auth's JWT plugin issues: 15 minutes,
+// iss and aud its base URL.
+func claimsFor(clock *testClock, sub string) map[string]any {
+	now := clock.now().Unix()
+	return map[string]any{"sub": sub, "iss": testIssuer, "aud": testIssuer, "iat": now, "exp": now + 900}
+}
+
+// with returns a copy of claims with the changes; a nil value deletes.
+func with(claims map[string]any, kv ...any) map[string]any {
+	out := make(map[string]any, len(claims))
+	for k, v := range claims {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(out, kv[i].(string))
+		} else {
+			out[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return out
+}
+
+// jwksServer serves a key set and counts the requests for it.
+type jwksServer struct {
+	srv    *httptest.Server
+	hits   atomic.Int32
+	mu     sync.Mutex // guards body and status
+	body   []byte
+	status int
+}
+
+func newJWKSServer(t testing.TB, keys ...map[string]any) *jwksServer {
+	t.Helper()
+	s := &jwksServer{}
+	s.serveKeys(keys...)
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		body, status := s.body, s.status
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write(body)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// serveKeys makes the server answer 200 with a set of these keys.
+func (s *jwksServer) serveKeys(keys ...map[string]any) {
+	body, err := json.Marshal(map[string]any{"keys": keys})
+	if err != nil {
+		panic(err)
+	}
+	s.serve(http.StatusOK, body)
+}
+
+// serve makes the server answer status with body.
+func (s *jwksServer) serve(status int, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status, s.body = status, body
+}
+
+// authFixture is an authenticator on a test clock with every kind of key:
+// Ed25519, RSA and P-256 keys in the served set, and the HS256 secret.
+type authFixture struct {
+	clock      *testClock
+	jwks       *jwksServer
+	ed, rs, ec testSigner
+	hs         testSigner
+	auth       *authenticator
+}
+
+// newAuthFixture configures every AUTH_* variable; change can alter that.
+func newAuthFixture(t testing.TB, change ...func(*authConfig)) *authFixture {
+	t.Helper()
+	f := &authFixture{clock: newTestClock(), ed: edSigner(t, "ed-1"), rs: rsaSigner("rsa-1"),
+		hs: hmacSigner("HS256", []byte(testSecret))}
+	f.ec, _ = ecSigner(t, "ec-1")
+	f.jwks = newJWKSServer(t, f.ed.jwk, f.rs.jwk, f.ec.jwk)
+	cfg := authConfig{JWKSURL: f.jwks.srv.URL, HS256Secret: secretBytes(testSecret), Issuer: testIssuer, Audience: testIssuer}
+	for _, c := range change {
+		c(&cfg)
+	}
+	f.auth = newTestAuthenticator(t, cfg, f.clock)
+	return f
+}
+
+// newTestAuthenticator is newAuthenticator on the test clock.
+func newTestAuthenticator(t testing.TB, cfg authConfig, clock *testClock) *authenticator {
+	t.Helper()
+	a := newAuthenticator(cfg, discardLogger(), &http.Client{})
+	a.now = clock.now
+	if a.keys != nil {
+		a.keys.now = clock.now
+		t.Cleanup(a.keys.idle) // before the key server closes
+	}
+	return a
+}
+
+// handler is the whole API on store, with the fixture's authentication.
+func (f *authFixture) handler(store taskStore) http.Handler {
+	return newServerWithAuth(discardLogger(), store, testCORS, f.auth)
+}
+
+// bearer is the header pair for serve.
+func bearer(token string) []string { return []string{"Authorization", "Bearer " + token} }
+
+// wantUnauthorized checks a 401: the detail, a Bearer challenge with
+// error="invalid_token" unless no token was sent, and the token nowhere in
+// the answer.
+func wantUnauthorized(t testing.TB, rec *httptest.ResponseRecorder, wantDetail, token string) {
+	t.Helper()
+	got := decodeAs[struct{ Detail string }](t, rec, http.StatusUnauthorized)
+	if got.Detail != wantDetail {
+		t.Errorf("detail = %q, want %q", got.Detail, wantDetail)
+	}
+	challenge := rec.Header().Get("WWW-Authenticate")
+	wantChallenge := "Bearer"
+	if wantDetail != "Not authenticated" {
+		wantChallenge = `Bearer error="invalid_token", error_description="` + wantDetail + `"`
+	}
+	if challenge != wantChallenge {
+		t.Errorf("WWW-Authenticate = %q, want %q", challenge, wantChallenge)
+	}
+	if len(token) > 8 && (strings.Contains(rec.Body.String(), token) || strings.Contains(fmt.Sprint(rec.Header()), token)) {
+		t.Error("the answer echoes the token")
+	}
+}
+
+// TestAuthAcceptsEachAlgorithm: a good token of each algorithm reaches the
+// handlers: EdDSA (Better Auth's default, with or without a kid, under
+// either name), RS256, ES256 and HS256; aud may be a string or an array.
+func TestAuthAcceptsEachAlgorithm(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	h := f.handler(newMemStore())
+	good := claimsFor(f.clock, "user-123")
+	edNoKid := f.ed
+	edNoKid.kid = ""
+	edNewName := f.ed
+	edNewName.alg = "Ed25519"
+	for _, tt := range []struct {
+		name  string
+		token string
+	}{
+		{"EdDSA", f.ed.token(t, good)},
+		{"EdDSA without kid", edNoKid.token(t, good)},
+		{"Ed25519 alg name", edNewName.token(t, good)},
+		{"RS256", f.rs.token(t, good)},
+		{"ES256", f.ec.token(t, good)},
+		{"HS256", f.hs.token(t, good)},
+		{"aud array", f.ed.token(t, with(good, "aud", []string{"other", testIssuer}))},
+		{"fractional exp", f.ed.token(t, with(good, "exp", float64(f.clock.now().Unix())+0.5))},
+		{"nbf now", f.ed.token(t, with(good, "nbf", f.clock.now().Unix()))},
+		{"scheme in lower case", f.ed.token(t, good)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			auth := "Bearer " + tt.token
+			if tt.name == "scheme in lower case" {
+				auth = "bearer  " + tt.token
+			}
+			created := decodeAs[testTask](t, serve(t, h, "POST", "/api/user-123/tasks", `{"title": "t"}`, "Authorization", auth), http.StatusCreated)
+			rec := serve(t, h, "GET", "/api/user-123/tasks/"+created.ID, "", "Authorization", auth)
+			if got := decodeAs[testTask](t, rec, http.StatusOK); got.ID != created.ID {
+				t.Errorf("read back %+v", got)
+			}
+		})
+	}
+}
+
+// TestAuthRefusals: every kind of bad token is a 401 with a Bearer
+// challenge, and never reaches the store.
+func TestAuthRefusals(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	jwksOnly := newAuthFixture(t, func(c *authConfig) { c.HS256Secret = nil })
+	hsOnly := newAuthFixture(t, func(c *authConfig) { c.JWKSURL = "" })
+	now := f.clock.now().Unix()
+	good := claimsFor(f.clock, "u")
+
+	// Keys an attacker can read, or make, used where they do not belong.
+	edPub := f.ed.jwk["x"].(string)
+	edPubBytes, _ := base64.RawURLEncoding.DecodeString(edPub)
+	rsaDER, _ := x509.MarshalPKIXPublicKey(&testRSAKey().PublicKey)
+	rsaPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rsaDER})
+	jwksText, _ := json.Marshal(map[string]any{"keys": []any{f.ed.jwk, f.rs.jwk, f.ec.jwk}})
+	attacker := edSigner(t, "attacker")
+	foreignSameKid := edSigner(t, f.ed.kid)
+	_, ecKey := ecSigner(t, "unused")
+	withKid := func(s testSigner, kid string) testSigner { s.kid = kid; return s }
+	withAlg := func(s testSigner, alg string) testSigner { s.alg = alg; return s }
+	asn1ES256 := func(b []byte) []byte {
+		sum := sha256.Sum256(b)
+		sig, _ := ecdsa.SignASN1(rand.Reader, ecKey, sum[:])
+		return sig
+	}
+	pss := func(b []byte) []byte {
+		sum := sha256.Sum256(b)
+		sig, _ := rsa.SignPSS(rand.Reader, testRSAKey(), crypto.SHA256, sum[:], nil)
+		return sig
+	}
+	noSig := func([]byte) []byte { return nil }
+	tampered := func() string {
+		tok := f.ed.token(t, with(good, "sub", "someone-else"))
+		parts := strings.Split(tok, ".")
+		body, _ := json.Marshal(good)
+		return parts[0] + "." + enc(body) + "." + parts[2]
+	}()
+	// Keys the served set holds but may not be used: for encryption, bound
+	// to another algorithm, symmetric.
+	encKey, _ := ecSigner(t, "ec-enc")
+	encKey.jwk["use"] = "enc"
+	psKey := rsaSigner("rsa-ps")
+	psKey.jwk["alg"] = "PS256"
+	octSecret := []byte("a-symmetric-key-published-in-the-jwks!!")
+	f.jwks.serveKeys(f.ed.jwk, f.rs.jwk, f.ec.jwk, encKey.jwk, psKey.jwk,
+		map[string]any{"kty": "oct", "kid": "oct-1", "k": enc(octSecret)})
+
+	tests := []struct {
+		name   string
+		auth   *authFixture
+		header []string // Authorization values; nil sends none
+		detail string
+	}{
+		{"no Authorization header", f, nil, "Not authenticated"},
+		{"Basic scheme", f, []string{"Basic dTpw"}, "Not authenticated"},
+		{"Bearer without a token", f, []string{"Bearer "}, "Not authenticated"},
+		{"two Authorization headers", f, []string{"Bearer " + f.ed.token(t, good), "Bearer " + f.ed.token(t, good)}, "Invalid token"},
+		{"one part", f, []string{"Bearer abc"}, "Invalid token"},
+		{"two parts", f, []string{"Bearer abc.def"}, "Invalid token"},
+		{"four parts", f, []string{"Bearer " + f.ed.token(t, good) + ".x"}, "Invalid token"},
+		{"header not base64url", f, []string{"Bearer !!!." + strings.SplitN(f.ed.token(t, good), ".", 2)[1]}, "Invalid token"},
+		{"padded base64", f, []string{"Bearer " + enc([]byte(`{"alg":"HS256"}`)) + "=.e30.AA"}, "Invalid token"},
+		{"header not JSON", f, []string{"Bearer " + mintRaw([]byte("alg HS256"), []byte("{}"), f.hs.sign)}, "Invalid token"},
+		{"payload not JSON", f, []string{"Bearer " + mintRaw([]byte(`{"alg":"HS256"}`), []byte("sub=u"), f.hs.sign)}, "Invalid token"},
+		{"token over 8 KiB", f, []string{"Bearer " + f.hs.token(t, with(good, "pad", strings.Repeat("x", 8<<10)))}, "Invalid token"},
+		{"alg none", f, []string{"Bearer " + mintToken(t, map[string]any{"alg": "none"}, good, noSig)}, "Invalid token"},
+		{"alg None", f, []string{"Bearer " + mintToken(t, map[string]any{"alg": "None"}, good, noSig)}, "Invalid token"},
+		{"alg none with a MAC", f, []string{"Bearer " + mintToken(t, map[string]any{"alg": "none"}, good, f.hs.sign)}, "Invalid token"},
+		{"no alg", f, []string{"Bearer " + mintToken(t, map[string]any{"kid": "ed-1"}, good, f.ed.sign)}, "Invalid token"},
+		{"HS256 keyed with the Ed25519 public key", f, []string{"Bearer " + withKid(hmacSigner("HS256", edPubBytes), "ed-1").token(t, good)}, "Invalid token"},
+		{"HS256 keyed with the Ed25519 x text", jwksOnly, []string{"Bearer " + withKid(hmacSigner("HS256", []byte(edPub)), "ed-1").token(t, good)}, "Invalid token"},
+		{"HS256 keyed with the RSA public key PEM", f, []string{"Bearer " + withKid(hmacSigner("HS256", rsaPEM), "rsa-1").token(t, good)}, "Invalid token"},
+		{"HS256 keyed with the RSA public key DER", jwksOnly, []string{"Bearer " + withKid(hmacSigner("HS256", rsaDER), "rsa-1").token(t, good)}, "Invalid token"},
+		{"HS256 keyed with the JWKS", f, []string{"Bearer " + hmacSigner("HS256", jwksText).token(t, good)}, "Invalid token"},
+		{"HS256 keyed with an oct key of the JWKS", f, []string{"Bearer " + withKid(hmacSigner("HS256", octSecret), "oct-1").token(t, good)}, "Invalid token"},
+		{"HS256 with AUTH_HS256_SECRET unset", jwksOnly, []string{"Bearer " + f.hs.token(t, good)}, "Invalid token"},
+		{"HS256 with another secret", f, []string{"Bearer " + hmacSigner("HS256", []byte(testSecret+"x")).token(t, good)}, "Invalid token"},
+		{"EdDSA with AUTH_JWKS_URL unset", hsOnly, []string{"Bearer " + f.ed.token(t, good)}, "Invalid token"},
+		{"EdDSA by a foreign key under a known kid", f, []string{"Bearer " + foreignSameKid.token(t, good)}, "Invalid token"},
+		{"EdDSA by a foreign key under an unknown kid", f, []string{"Bearer " + attacker.token(t, good)}, "Invalid token"},
+		{"EdDSA with the signer's key in the header", f, []string{"Bearer " + mintToken(t,
+			map[string]any{"alg": "EdDSA", "kid": "attacker", "jwk": attacker.jwk, "jku": "http://attacker.example/jwks"}, good, attacker.sign)}, "Invalid token"},
+		{"payload changed after signing", f, []string{"Bearer " + tampered}, "Invalid token"},
+		{"RS256 under the kid of the Ed25519 key", f, []string{"Bearer " + withKid(f.rs, "ed-1").token(t, good)}, "Invalid token"},
+		{"EdDSA under the kid of the RSA key", f, []string{"Bearer " + withKid(f.ed, "rsa-1").token(t, good)}, "Invalid token"},
+		{"RS256 with a key bound to PS256", f, []string{"Bearer " + psKey.token(t, good)}, "Invalid token"},
+		{"ES256 with a key for encryption", f, []string{"Bearer " + encKey.token(t, good)}, "Invalid token"},
+		{"ES256 signature in ASN.1", f, []string{"Bearer " + mintToken(t, map[string]any{"alg": "ES256", "kid": "ec-1"}, good, asn1ES256)}, "Invalid token"},
+		{"HS384", f, []string{"Bearer " + hmacSigner("HS384", []byte(testSecret)).token(t, good)}, "Invalid token"},
+		{"HS512", f, []string{"Bearer " + hmacSigner("HS512", []byte(testSecret)).token(t, good)}, "Invalid token"},
+		{"PS256", f, []string{"Bearer " + mintToken(t, map[string]any{"alg": "PS256", "kid": "rsa-1"}, good, pss)}, "Invalid token"},
+		{"RS384 name on an RS256 signature", f, []string{"Bearer " + withAlg(f.rs, "RS384").token(t, good)}, "Invalid token"},
+		{"crit header", f, []string{"Bearer " + mintToken(t, map[string]any{"alg": "HS256", "crit": []string{"exp"}, "exp": now + 60}, good, f.hs.sign)}, "Invalid token"},
+		{"crit b64", f, []string{"Bearer " + mintToken(t, map[string]any{"alg": "HS256", "crit": []string{"b64"}, "b64": false}, good, f.hs.sign)}, "Invalid token"},
+		{"no exp", f, []string{"Bearer " + f.ed.token(t, with(good, "exp", nil))}, "Invalid token"},
+		{"exp as a string", f, []string{"Bearer " + f.ed.token(t, with(good, "exp", fmt.Sprint(now+900)))}, "Invalid token"},
+		{"expired", f, []string{"Bearer " + f.ed.token(t, with(good, "exp", now-3600))}, "Token expired"},
+		{"not yet valid", f, []string{"Bearer " + f.ed.token(t, with(good, "nbf", now+3600))}, "Token not yet valid"},
+		{"no sub", f, []string{"Bearer " + f.ed.token(t, with(good, "sub", nil))}, "Invalid token"},
+		{"empty sub", f, []string{"Bearer " + f.ed.token(t, with(good, "sub", ""))}, "Invalid token"},
+		{"sub not a string", f, []string{"Bearer " + f.ed.token(t, with(good, "sub", 42))}, "Invalid token"},
+		{"other issuer", f, []string{"Bearer " + f.ed.token(t, with(good, "iss", "https://evil.example"))}, "Invalid token"},
+		{"no issuer", f, []string{"Bearer " + f.ed.token(t, with(good, "iss", nil))}, "Invalid token"},
+		{"other audience", f, []string{"Bearer " + f.ed.token(t, with(good, "aud", "https://other.example"))}, "Invalid token"},
+		{"audience array without ours", f, []string{"Bearer " + f.ed.token(t, with(good, "aud", []string{"a", "b"}))}, "Invalid token"},
+		{"no audience", f, []string{"Bearer " + f.ed.token(t, with(good, "aud", nil))}, "Invalid token"},
+		{"audience not a string", f, []string{"Bearer " + f.ed.token(t, with(good, "aud", 7))}, "Invalid token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &stubStore{err: errTaskNotFound}
+			req := httptest.NewRequest("GET", "/api/u/tasks", nil)
+			for _, v := range tt.header {
+				req.Header.Add("Authorization", v)
+			}
+			rec := httptest.NewRecorder()
+			tt.auth.handler(store).ServeHTTP(rec, req)
+			token := ""
+			if len(tt.header) > 0 {
+				token = strings.TrimPrefix(tt.header[0], "Bearer ")
+			}
+			wantUnauthorized(t, rec, tt.detail, token)
+			if n := store.calls.Load(); n != 0 {
+				t.Errorf("the store was called %d times", n)
+			}
+		})
+	}
+}
+
+// TestAuthLeeway: exp and nbf allow 30 s of clock skew, and no more.
+func TestAuthLeeway(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	h := f.handler(newMemStore())
+	now := f.clock.now().Unix()
+	good := claimsFor(f.clock, "u")
+	for _, tt := range []struct {
+		name   string
+		claims map[string]any
+		status int
+	}{
+		{"expired 30 s ago", with(good, "exp", now-30), http.StatusOK},
+		{"expired 31 s ago", with(good, "exp", now-31), http.StatusUnauthorized},
+		{"valid from 30 s on", with(good, "nbf", now+30), http.StatusOK},
+		{"valid from 31 s on", with(good, "nbf", now+31), http.StatusUnauthorized},
+	} {
+		for _, s := range []testSigner{f.ed, f.hs} {
+			if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(s.token(t, tt.claims))...); rec.Code != tt.status {
+				t.Errorf("%s, %s: status %d, want %d", tt.name, s.alg, rec.Code, tt.status)
+			}
+		}
+	}
+	// The same token, as the clock moves on.
+	tok := f.ed.token(t, good)
+	f.clock.advance(15*time.Minute + authLeeway)
+	if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(tok)...); rec.Code != http.StatusOK {
+		t.Errorf("at exp + leeway: %d, want 200", rec.Code)
+	}
+	f.clock.advance(time.Second)
+	wantUnauthorized(t, serve(t, h, "GET", "/api/u/tasks", "", bearer(tok)...), "Token expired", tok)
+}
+
+// TestAuthIssuerAudienceOptional: without AUTH_ISSUER and AUTH_AUDIENCE,
+// any iss and aud, or none, is accepted.
+func TestAuthIssuerAudienceOptional(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t, func(c *authConfig) { c.Issuer, c.Audience = "", "" })
+	h := f.handler(newMemStore())
+	good := claimsFor(f.clock, "u")
+	for _, claims := range []map[string]any{
+		good, with(good, "iss", "https://other.example", "aud", "x"), with(good, "iss", nil, "aud", nil),
+	} {
+		if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(f.ed.token(t, claims))...); rec.Code != http.StatusOK {
+			t.Errorf("%v: status %d, want 200", claims, rec.Code)
+		}
+	}
+}
+
+// TestAuthOtherUsersPath: a valid token is good for its own sub only:
+// another user's path is a 403 on every endpoint, before any store call,
+// whatever the path's escaping.
+func TestAuthOtherUsersPath(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	alice := f.ed.token(t, claimsFor(f.clock, "alice"))
+	store := &stubStore{err: errTaskNotFound}
+	h := f.handler(store)
+	for _, ep := range everyEndpointOf("bob", missingID) {
+		wantDetail(t, serve(t, h, ep.method, ep.target, ep.body, bearer(alice)...), http.StatusForbidden,
+			"Not allowed to access another user's tasks")
+		if ep.target != "/api/bob/tasks" { // the same, spelt in other ways
+			continue
+		}
+		for _, target := range []string{"/api/%62ob/tasks", "/%61pi/bob/tasks", "/api/alice%2F..%2Fbob/tasks", "/api/ALICE/tasks"} {
+			if rec := serve(t, h, ep.method, target, ep.body, bearer(alice)...); rec.Code != http.StatusForbidden {
+				t.Errorf("%s %s with alice's token: status %d, want 403", ep.method, target, rec.Code)
+			}
+		}
+	}
+	if n := store.calls.Load(); n != 0 {
+		t.Errorf("the store was called %d times", n)
+	}
+	// A user id that needs escaping matches its sub once unescaped, as the
+	// handlers see it.
+	mem := f.handler(newMemStore())
+	slash := f.ed.token(t, claimsFor(f.clock, "a/b é"))
+	if rec := serve(t, mem, "GET", "/api/a%2Fb%20%C3%A9/tasks", "", bearer(slash)...); rec.Code != http.StatusOK {
+		t.Errorf("escaped user id: status %d, want 200", rec.Code)
+	}
+}
+
+// TestAuthBeforeStore: without a token every endpoint is a 401 and the
+// store is never called; with the owner's token the request goes through.
+func TestAuthBeforeStore(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	for _, ep := range everyEndpoint {
+		store := &stubStore{err: errTaskNotFound}
+		h := f.handler(store)
+		wantUnauthorized(t, serve(t, h, ep.method, ep.target, ep.body), "Not authenticated", "")
+		if n := store.calls.Load(); n != 0 {
+			t.Errorf("%s %s without a token: the store was called %d times", ep.method, ep.target, n)
+		}
+		serve(t, h, ep.method, ep.target, ep.body, bearer(f.ed.token(t, claimsFor(f.clock, "u")))...)
+		if n := store.calls.Load(); n != 1 {
+			t.Errorf("%s %s with a good token: the store was called %d times, want 1", ep.method, ep.target, n)
+		}
+	}
+}
+
+// TestAuthOnPostgres: the same gate in front of the PostgreSQL store: 401
+// and 403 leave the user's rows alone, the owner's token reads and writes.
+func TestAuthOnPostgres(t *testing.T) {
+	t.Parallel()
+	pg := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+	f := newAuthFixture(t)
+	h := f.handler(pg)
+	user := newUserID(t)
+	owner := bearer(f.ed.token(t, claimsFor(f.clock, user)))
+	other := bearer(f.hs.token(t, claimsFor(f.clock, user+"-other")))
+	wantUnauthorized(t, serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "t"}`), "Not authenticated", "")
+	if rec := serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "t"}`, other...); rec.Code != http.StatusForbidden {
+		t.Errorf("POST with another user's token: %d, want 403", rec.Code)
+	}
+	created := decodeAs[testTask](t, serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "mine"}`, owner...), http.StatusCreated)
+	for _, ep := range everyEndpointOf(user, created.ID) {
+		if rec := serve(t, h, ep.method, ep.target, ep.body, other...); rec.Code != http.StatusForbidden {
+			t.Errorf("%s %s with another user's token: %d, want 403", ep.method, ep.target, rec.Code)
+		}
+	}
+	list := decodeAs[[]testTask](t, serve(t, h, "GET", "/api/"+user+"/tasks", "", owner...), http.StatusOK)
+	if len(list) != 1 || !equalTasks(list[0], created) {
+		t.Errorf("after the refused requests the owner sees %+v, want only %+v unchanged", list, created)
+	}
+}
+
+// TestAuthOpenRoutes: only /api/ needs a token; health, readiness, the
+// documentation and unknown paths do not.
+func TestAuthOpenRoutes(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	h := f.handler(newMemStore())
+	for _, target := range []string{"/healthz", "/readyz"} {
+		if rec := serve(t, h, "GET", target, ""); rec.Code != http.StatusOK {
+			t.Errorf("GET %s without a token: %d, want 200", target, rec.Code)
+		}
+	}
+	for _, target := range []string{"/openapi.json", "/docs", "/nowhere", "/api", "/apix/u/tasks"} {
+		if rec := serve(t, h, "GET", target, ""); rec.Code == http.StatusUnauthorized {
+			t.Errorf("GET %s without a token: 401, want it left open", target)
+		}
+	}
+	// Unknown /api/ paths are closed too: no token, no telling what exists.
+	wantUnauthorized(t, serve(t, h, "GET", "/api/u/nothing", ""), "Not authenticated", "")
+}
+
+// TestAuthCORS: a preflight is answered without a token and allows the
+// Authorization header; a 401 carries the CORS headers a browser needs to
+// read it.
+func TestAuthCORS(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	store := &stubStore{err: errTaskNotFound}
+	h := f.handler(store)
+	rec := serve(t, h, "OPTIONS", "/api/u/tasks", "", "Origin", defaultCORSOrigins,
+		"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization, content-type")
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("preflight: %d, want 204", rec.Code)
+	}
+	if got := rec.Header().Get("Access-Control-Allow-Headers"); !strings.Contains(strings.ToLower(got), "authorization") {
+		t.Errorf("Access-Control-Allow-Headers = %q, want authorization allowed", got)
+	}
+	rec = serve(t, h, "GET", "/api/u/tasks", "", "Origin", defaultCORSOrigins)
+	wantUnauthorized(t, rec, "Not authenticated", "")
+	if got := rec.Header().Get("Access-Control-Allow-Origin"); got != defaultCORSOrigins {
+		t.Errorf("401 Access-Control-Allow-Origin = %q", got)
+	}
+	if n := store.calls.Load(); n != 0 {
+		t.Errorf("the store was called %d times", n)
+	}
+}
+
+// TestAuthOff: with neither variable set there is no authentication at
+// all, and start-up says so at WARN.
+func TestAuthOff(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	if a := startAuth(authConfig{}, slog.New(slog.NewTextHandler(&buf, nil))); a != nil {
+		t.Fatal("startAuth with no variables returned an authenticator")
+	}
+	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "authentication is OFF") {
+		t.Errorf("no start-up warning:\n%s", buf.String())
+	}
+	h := newServerWithAuth(discardLogger(), newMemStore(), testCORS, nil)
+	for _, header := range [][]string{nil, {"Authorization", "Bearer not-a-token"}} {
+		if rec := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`, header...); rec.Code != http.StatusCreated {
+			t.Errorf("POST with %q: %d, want 201", header, rec.Code)
+		}
+	}
+}
+
+// TestAuthLog: a refusal is logged with its reason and route, never with
+// the token or the user id.
+func TestAuthLog(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	var buf strings.Builder
+	h := newServerWithAuth(slog.New(slog.NewTextHandler(&buf, nil)), newMemStore(), testCORS, f.auth)
+	tok := f.ed.token(t, with(claimsFor(f.clock, "alice"), "exp", f.clock.now().Unix()-3600))
+	serve(t, h, "GET", "/api/alice/tasks", "", bearer(tok)...)
+	log := buf.String()
+	for _, want := range []string{
+		`level=INFO msg=unauthenticated method=GET route="GET /api/{user_id}/tasks"`, `err="exp is past"`,
+		`msg=request method=GET route="GET /api/{user_id}/tasks" status=401`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %s:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, tok[:20]) || strings.Contains(log, "alice") {
+		t.Errorf("the log shows the token or the user id:\n%s", log)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The key set
+
+// TestJWKSKeyRotation: a key added to the set is accepted once the set is
+// fetched again for its kid; a key removed from it stops being accepted
+// once the set is older than an hour and refreshed in the background.
+func TestJWKSKeyRotation(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	h := f.handler(newMemStore())
+	status := func(s testSigner) int {
+		return serve(t, h, "GET", "/api/u/tasks", "", bearer(s.token(t, claimsFor(f.clock, "u")))...).Code
+	}
+	if got := status(f.ed); got != http.StatusOK || f.jwks.hits.Load() != 1 {
+		t.Fatalf("first token: %d after %d fetches, want 200 after 1", got, f.jwks.hits.Load())
+	}
+	next := edSigner(t, "ed-2")
+	f.jwks.serveKeys(f.ed.jwk, next.jwk)
+	f.clock.advance(jwksRefetchInterval)
+	if got := status(next); got != http.StatusOK || f.jwks.hits.Load() != 2 {
+		t.Errorf("new kid: %d after %d fetches, want 200 after 2", got, f.jwks.hits.Load())
+	}
+
+	// The old key is withdrawn. Within the hour it is still trusted, and
+	// answering does not wait for the key server.
+	f.jwks.serveKeys(next.jwk)
+	f.clock.advance(jwksMaxAge - time.Minute)
+	if got := status(f.ed); got != http.StatusOK || f.jwks.hits.Load() != 2 {
+		t.Errorf("withdrawn key within the hour: %d after %d fetches, want 200 after 2", got, f.jwks.hits.Load())
+	}
+	f.clock.advance(2 * time.Minute)
+	if got := status(f.ed); got != http.StatusOK {
+		t.Errorf("withdrawn key, set just over an hour old: %d, want 200 while it refreshes", got)
+	}
+	f.auth.keys.idle()
+	if got := f.jwks.hits.Load(); got != 3 {
+		t.Errorf("%d fetches, want a background refresh (3)", got)
+	}
+	if got := status(f.ed); got != http.StatusUnauthorized {
+		t.Errorf("withdrawn key after the refresh: %d, want 401", got)
+	}
+	if got := status(next); got != http.StatusOK {
+		t.Errorf("current key after the refresh: %d, want 200", got)
+	}
+}
+
+// TestJWKSRefetchRateLimit: tokens with unknown kids fetch the set at most
+// once a minute, however many arrive at once; requests that need the fetch
+// in flight wait for it rather than start their own.
+func TestJWKSRefetchRateLimit(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	h := f.handler(newMemStore())
+	unknown := func(i int) string { return edSigner(t, fmt.Sprint("made-up-", i)).token(t, claimsFor(f.clock, "u")) }
+	parallel := func(n int, token func(i int) string, want int) {
+		t.Helper()
+		tokens := make([]string, n)
+		for i := range tokens {
+			tokens[i] = token(i)
+		}
+		var wg sync.WaitGroup
+		for _, tok := range tokens {
+			wg.Go(func() {
+				if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(tok)...); rec.Code != want {
+					t.Errorf("status %d, want %d", rec.Code, want)
+				}
+			})
+		}
+		wg.Wait()
+	}
+
+	parallel(20, unknown, http.StatusUnauthorized)
+	if got := f.jwks.hits.Load(); got != 1 {
+		t.Errorf("20 unknown kids at once: %d fetches, want 1", got)
+	}
+	f.clock.advance(jwksRefetchInterval - time.Second)
+	parallel(20, unknown, http.StatusUnauthorized)
+	if got := f.jwks.hits.Load(); got != 1 {
+		t.Errorf("unknown kids within the minute: %d fetches, want still 1", got)
+	}
+	// A minute on, a new key is published: all requests carrying it are
+	// accepted, on one fetch.
+	next := edSigner(t, "ed-2")
+	f.jwks.serveKeys(f.ed.jwk, next.jwk)
+	f.clock.advance(time.Second)
+	parallel(20, func(int) string { return next.token(t, claimsFor(f.clock, "u")) }, http.StatusOK)
+	if got := f.jwks.hits.Load(); got != 2 {
+		t.Errorf("a minute later: %d fetches, want 2", got)
+	}
+}
+
+// TestJWKSStaleKeysKept: when the key server fails, the keys held keep
+// working; a token for a key not held is a 503, not a 401, since it may be
+// good.
+func TestJWKSStaleKeysKept(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	h := f.handler(newMemStore())
+	good := f.ed.token(t, claimsFor(f.clock, "u"))
+	if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(good)...); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	f.jwks.serve(http.StatusInternalServerError, []byte("down"))
+	f.clock.advance(jwksMaxAge + time.Minute)
+	good = f.ed.token(t, claimsFor(f.clock, "u"))
+	for range 2 { // before and after the failed background refresh
+		if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(good)...); rec.Code != http.StatusOK {
+			t.Errorf("known key while the key server fails: %d, want 200", rec.Code)
+		}
+		f.auth.keys.idle()
+	}
+	if got := f.jwks.hits.Load(); got != 2 {
+		t.Errorf("%d fetches, want 2 (the refresh was tried once)", got)
+	}
+	next := edSigner(t, "ed-2")
+	rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(next.token(t, claimsFor(f.clock, "u")))...)
+	wantDetail(t, rec, http.StatusServiceUnavailable, "Authentication unavailable, try again shortly")
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	// The server is back with the new key; a minute on, it is fetched.
+	f.jwks.serveKeys(f.ed.jwk, next.jwk)
+	f.clock.advance(jwksRefetchInterval)
+	if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(next.token(t, claimsFor(f.clock, "u")))...); rec.Code != http.StatusOK {
+		t.Errorf("new key once the server is back: %d, want 200", rec.Code)
+	}
+}
+
+// TestJWKSUnavailableAtStart: with no keys ever loaded, tokens are 503s,
+// and the set is tried again every 5 s rather than every minute.
+func TestJWKSUnavailableAtStart(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	f.jwks.serve(http.StatusBadGateway, nil)
+	h := f.handler(newMemStore())
+	call := func() int {
+		return serve(t, h, "GET", "/api/u/tasks", "", bearer(f.ed.token(t, claimsFor(f.clock, "u")))...).Code
+	}
+	if got := call(); got != http.StatusServiceUnavailable {
+		t.Errorf("key server down: %d, want 503", got)
+	}
+	f.jwks.serveKeys(f.ed.jwk)
+	f.clock.advance(jwksEmptyRetry - time.Second)
+	if got := call(); got != http.StatusServiceUnavailable || f.jwks.hits.Load() != 1 {
+		t.Errorf("within 5 s: %d after %d fetches, want 503 after 1", got, f.jwks.hits.Load())
+	}
+	f.clock.advance(time.Second)
+	if got := call(); got != http.StatusOK || f.jwks.hits.Load() != 2 {
+		t.Errorf("5 s on: %d after %d fetches, want 200 after 2", got, f.jwks.hits.Load())
+	}
+	// HS256 needs no key server.
+	hs := newAuthFixture(t)
+	hs.jwks.serve(http.StatusBadGateway, nil)
+	if rec := serve(t, hs.handler(newMemStore()), "GET", "/api/u/tasks", "", bearer(hs.hs.token(t, claimsFor(hs.clock, "u")))...); rec.Code != http.StatusOK {
+		t.Errorf("HS256 with the key server down: %d, want 200", rec.Code)
+	}
+}
+
+// TestJWKSFetchFailures: each way a fetch can fail leaves no keys (so a
+// token is a 503), and none of them hangs.
+func TestJWKSFetchFailures(t *testing.T) {
+	t.Parallel()
+	ed := edSigner(t, "ed-1")
+	jwk, _ := json.Marshal(ed.jwk)
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	for _, tt := range []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"over 1 MiB", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"keys": [%s]%s}`, jwk, strings.Repeat(" ", maxJWKSBytes))
+		}},
+		{"not JSON", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<html>") }},
+		{"status 404", func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }},
+		{"no usable key", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"keys": [{"kty": "oct", "k": "c2VjcmV0"}, {"kty": "OKP", "crv": "Ed448", "x": "AA"}]}`)
+		}},
+		{"no answer", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(tt.handler)
+			t.Cleanup(srv.Close)
+			clock := newTestClock()
+			a := newTestAuthenticator(t, authConfig{JWKSURL: srv.URL}, clock)
+			a.keys.timeout = 200 * time.Millisecond // real time: the server does not answer at all
+			rec := serve(t, newServerWithAuth(discardLogger(), newMemStore(), testCORS, a), "GET", "/api/u/tasks", "",
+				bearer(ed.token(t, claimsFor(clock, "u")))...)
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Errorf("status %d, want 503", rec.Code)
+			}
+		})
+	}
+}
+
+// TestJWKSRedirects: a redirect is followed within https, never from https
+// to plain http.
+func TestJWKSRedirects(t *testing.T) {
+	t.Parallel()
+	ed := edSigner(t, "ed-1")
+	plain := newJWKSServer(t, ed.jwk)
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/to-http":
+			http.Redirect(w, r, plain.srv.URL, http.StatusFound)
+		case "/to-https":
+			http.Redirect(w, r, "/jwks", http.StatusMovedPermanently)
+		default:
+			json.NewEncoder(w).Encode(map[string]any{"keys": []any{ed.jwk}})
+		}
+	}))
+	t.Cleanup(secure.Close)
+
+	c := newJWKSCache(secure.URL+"/to-http", secure.Client(), discardLogger())
+	if err := c.fetch(); err == nil || plain.hits.Load() != 0 {
+		t.Errorf("https to http: err %v, %d requests over http; want an error and none", err, plain.hits.Load())
+	}
+	c = newJWKSCache(secure.URL+"/to-https", secure.Client(), discardLogger())
+	if err := c.fetch(); err != nil || len(c.set.Load().keys) != 1 {
+		t.Errorf("https to https: %v", err)
+	}
+}
+
+// TestParseJWK: which keys of a set are used, and which are skipped.
+func TestParseJWK(t *testing.T) {
+	t.Parallel()
+	ed := edSigner(t, "ed").jwk
+	rs := rsaSigner("rsa").jwk
+	ec, _ := ecSigner(t, "ec")
+	smallRSA, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notOnCurve := with(ec.jwk, "y", ec.jwk["x"])
+	edPadded := with(ed, "x", ed["x"].(string)+"=")
+	for _, tt := range []struct {
+		name string
+		jwk  map[string]any
+		ok   bool
+	}{
+		{"Ed25519 as Better Auth serves it", ed, true},
+		{"Ed25519 with alg EdDSA", with(ed, "alg", "EdDSA", "use", "sig"), true},
+		{"Ed25519 with alg Ed25519", with(ed, "alg", "Ed25519", "key_ops", []string{"verify"}), true},
+		{"RSA with alg RS256", rs, true},
+		{"RSA without alg", with(rs, "alg", nil), true},
+		{"P-256 without alg", ec.jwk, true},
+		{"P-256 with alg ES256", with(ec.jwk, "alg", "ES256"), true},
+		{"symmetric key", map[string]any{"kty": "oct", "k": enc([]byte(testSecret))}, false},
+		{"use enc", with(ed, "use", "enc"), false},
+		{"key_ops without verify", with(ed, "key_ops", []string{"encrypt"}), false},
+		{"Ed448", with(ed, "crv", "Ed448"), false},
+		{"X25519", with(ed, "crv", "X25519"), false},
+		{"Ed25519 bound to RS256", with(ed, "alg", "RS256"), false},
+		{"RSA bound to PS256", with(rs, "alg", "PS256"), false},
+		{"RSA bound to RS512", with(rs, "alg", "RS512"), false},
+		{"RSA of 1024 bits", with(rs, "n", enc(smallRSA.N.Bytes())), false},
+		{"RSA even exponent", with(rs, "e", enc([]byte{1, 0, 0})), false},
+		{"P-384", with(ec.jwk, "crv", "P-384"), false},
+		{"P-256 bound to ES384", with(ec.jwk, "alg", "ES384"), false},
+		{"P-256 point not on the curve", notOnCurve, false},
+		{"Ed25519 x too short", with(ed, "x", enc(make([]byte, 31))), false},
+		{"padded base64", edPadded, false},
+		{"no kty", with(ed, "kty", nil), false},
+	} {
+		raw, _ := json.Marshal(tt.jwk)
+		if _, err := parseJWK(raw); (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v, want ok = %v", tt.name, err, tt.ok)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Configuration
+
+// TestLoadConfigAuth: off by default; the AUTH_* variables are read, and
+// printing the config never shows the secret.
+func TestLoadConfigAuth(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(envMap(nil))
+	if err != nil || cfg.Auth.enabled() || cfg.Auth.JWKSURL != "" || cfg.Auth.HS256Secret != nil {
+		t.Errorf("default auth config = %+v, %v; want off", cfg.Auth, err)
+	}
+	cfg, err = loadConfig(envMap(map[string]string{
+		"AUTH_JWKS_URL":     " https://app.example/api/auth/jwks ",
+		"AUTH_HS256_SECRET": testSecret,
+		"AUTH_ISSUER":       "https://app.example",
+		"AUTH_AUDIENCE":     "https://app.example",
+	}))
+	want := authConfig{JWKSURL: "https://app.example/api/auth/jwks", HS256Secret: secretBytes(testSecret),
+		Issuer: "https://app.example", Audience: "https://app.example"}
+	if err != nil || fmt.Sprintf("%#v", cfg.Auth) != fmt.Sprintf("%#v", want) || string(cfg.Auth.HS256Secret) != testSecret {
+		t.Errorf("auth config = %+v, %v; want %+v", cfg.Auth, err, want)
+	}
+	if printed := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg.Auth.HS256Secret); strings.Contains(printed, testSecret) {
+		t.Errorf("printing the config shows the secret: %s", printed)
+	}
+	for _, vars := range []map[string]string{
+		{"AUTH_JWKS_URL": "http://localhost:3000/api/auth/jwks"},
+		{"AUTH_HS256_SECRET": strings.Repeat("s", 32)},
+	} {
+		if cfg, err := loadConfig(envMap(vars)); err != nil || !cfg.Auth.enabled() {
+			t.Errorf("%v: %+v, %v; want authentication on", vars, cfg.Auth, err)
+		}
+	}
+}
+
+// TestLoadConfigRejectsBadAuthValues: each bad value is an error naming its
+// variable, never showing the secret.
+func TestLoadConfigRejectsBadAuthValues(t *testing.T) {
+	t.Parallel()
+	short := "only-31-bytes-of-secret-xxxxxxx"
+	for _, vars := range []map[string]string{
+		{"AUTH_JWKS_URL": "ftp://app.example/jwks"},
+		{"AUTH_JWKS_URL": "app.example/api/auth/jwks"},
+		{"AUTH_JWKS_URL": "https://"},
+		{"AUTH_JWKS_URL": "https://app.example:port/jwks"},
+		{"AUTH_HS256_SECRET": short},
+		{"AUTH_ISSUER": "https://app.example"},
+		{"AUTH_AUDIENCE": "https://app.example"},
+	} {
+		_, err := loadConfig(envMap(vars))
+		if err == nil {
+			t.Errorf("%v: no error", vars)
+			continue
+		}
+		for key := range vars {
+			if !strings.Contains(err.Error(), key) {
+				t.Errorf("%v: error %q does not name %s", vars, err, key)
+			}
+		}
+		if strings.Contains(err.Error(), short) {
+			t.Errorf("error %q shows the secret", err)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// The real binary
+
+// callAuth sends one request to the running service with a bearer token
+// (none if token is empty).
+func callAuth(t *testing.T, s *service, method, path, body, token string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// TestServiceAuthentication: the binary with AUTH_HS256_SECRET and
+// AUTH_JWKS_URL (a key set served from this test) wants a token on /api/,
+// accepts HS256 and EdDSA tokens for the path's user, and refuses another
+// user's path; without the variables it is open and says so.
+func TestServiceAuthentication(t *testing.T) {
+	t.Parallel()
+	bin := buildService(t)
+	clock := &testClock{t: time.Now()}
+	ed := edSigner(t, "ed-1")
+	hs := hmacSigner("HS256", []byte(testSecret))
+	jwks := newJWKSServer(t, ed.jwk)
+
+	s := startService(t, bin, t.TempDir(), "AUTH_HS256_SECRET="+testSecret, "AUTH_JWKS_URL="+jwks.srv.URL,
+		"AUTH_ISSUER="+testIssuer, "AUTH_AUDIENCE="+testIssuer)
+	if code, header, body := callAuth(t, s, "GET", "/api/u1/tasks", "", ""); code != http.StatusUnauthorized ||
+		header.Get("WWW-Authenticate") != "Bearer" || body != `{"detail":"Not authenticated"}` {
+		t.Errorf("no token: %d %q %s", code, header.Get("WWW-Authenticate"), body)
+	}
+	hsToken := hs.token(t, claimsFor(clock, "u1"))
+	if code, _, body := callAuth(t, s, "POST", "/api/u1/tasks", `{"title": "t"}`, hsToken); code != http.StatusCreated {
+		t.Errorf("POST with an HS256 token: %d %s", code, body)
+	}
+	edToken := ed.token(t, claimsFor(clock, "u1"))
+	if code, _, body := callAuth(t, s, "GET", "/api/u1/tasks", "", edToken); code != http.StatusOK || !strings.Contains(body, `"title":"t"`) {
+		t.Errorf("GET with an EdDSA token: %d %s", code, body)
+	}
+	if code, _, body := callAuth(t, s, "GET", "/api/u2/tasks", "", edToken); code != http.StatusForbidden {
+		t.Errorf("another user's path: %d %s", code, body)
+	}
+	if code, _, _ := callAuth(t, s, "GET", "/healthz", "", ""); code != http.StatusOK {
+		t.Errorf("healthz without a token: %d", code)
+	}
+	if strings.Contains(s.stderr(), testSecret) || strings.Contains(s.stderr(), hsToken[len(hsToken)-20:]) {
+		t.Errorf("the log shows the secret or a token:\n%s", s.stderr())
+	}
+	s.stop(t)
+
+	open := startService(t, bin, t.TempDir())
+	if !regexp.MustCompile(`level=WARN .*authentication is OFF`).MatchString(open.stderr()) {
+		t.Errorf("no warning that authentication is off:\n%s", open.stderr())
+	}
+	if code, _, body := callAuth(t, open, "GET", "/api/u1/tasks", "", ""); code != http.StatusOK {
+		t.Errorf("no authentication: GET without a token: %d %s", code, body)
+	}
+	open.stop(t)
+}
+
+// TestServiceAuthKeyServerDown: a key server that cannot be reached
+// at start-up is a warning, not a failed start; tokens wait for it (503).
+func TestServiceAuthKeyServerDown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedURL := "http://" + ln.Addr().String() + "/api/auth/jwks"
+	ln.Close() // nothing listens there now
+	s := startService(t, buildService(t), t.TempDir(), "AUTH_JWKS_URL="+closedURL)
+	if _, ok := s.waitForLine(t, regexp.MustCompile(`level=WARN msg="cannot fetch the JWK set`)); !ok {
+		t.Errorf("no warning about the key server:\n%s", s.stderr())
+	}
+	tok := edSigner(t, "ed-1").token(t, claimsFor(&testClock{t: time.Now()}, "u"))
+	if code, _, body := callAuth(t, s, "GET", "/api/u/tasks", "", tok); code != http.StatusServiceUnavailable {
+		t.Errorf("token with the key server down: %d %s", code, body)
+	}
+	s.stop(t)
+}
+
+// TestServiceRefusesBadAuthConfig: a bad AUTH_* value is one line naming
+// the variable and exit code 1, never showing the secret.
+func TestServiceRefusesBadAuthConfig(t *testing.T) {
+	t.Parallel()
+	bin := buildService(t)
+	for _, tt := range []struct{ env, want string }{
+		{"AUTH_JWKS_URL=ftp://app.example/jwks", "AUTH_JWKS_URL"},
+		{"AUTH_HS256_SECRET=s3cr3t-but-short", "AUTH_HS256_SECRET"},
+		{"AUTH_ISSUER=https://app.example", "AUTH_ISSUER"},
+	} {
+		s := launch(t, bin, t.TempDir(), tt.env)
+		if code := s.wait(t); code != 1 {
+			t.Errorf("%s: exit code %d, want 1", tt.env, code)
+		}
+		lines := errorLines(s.stderr())
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "tasksvc: ") || !strings.Contains(lines[0], tt.want) {
+			t.Errorf("%s: error lines %q, want one naming %s", tt.env, lines, tt.want)
+		}
+		if strings.Contains(s.stderr(), "s3cr3t") {
+			t.Errorf("stderr shows the secret:\n%s", s.stderr())
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Benchmarks
+
+// BenchmarkVerifyToken measures checking one token with the keys cached:
+// what authentication adds to a request. go test -run '^$' -bench VerifyToken .
+func BenchmarkVerifyToken(b *testing.B) {
+	f := newAuthFixture(b)
+	claims := claimsFor(f.clock, "user-123")
+	for _, s := range []testSigner{f.ed, f.hs, f.rs, f.ec} {
+		b.Run(s.alg, func(b *testing.B) {
+			tok := s.token(b, claims)
+			if _, err := f.auth.verify(b.Context(), tok); err != nil { // also loads the key set
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.auth.verify(b.Context(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAuthMiddleware is one GET of a task through the whole stack
+// without authentication and with each kind of token, for scale.
+func BenchmarkAuthMiddleware(b *testing.B) {
+	f := newAuthFixture(b)
+	mem := newMemStore()
+	task, _, err := mem.CreateTask(b.Context(), "user-123", newTask{Title: "t"}, idempotencyKey{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := "/api/user-123/tasks/" + task.ID
+	claims := claimsFor(f.clock, "user-123")
+	cases := []struct {
+		name, token string
+		h           http.Handler
+	}{
+		{"off", "", newServer(discardLogger(), mem, testCORS)},
+		{"EdDSA", f.ed.token(b, claims), newServerWithAuth(discardLogger(), mem, testCORS, f.auth)},
+		{"HS256", f.hs.token(b, claims), newServerWithAuth(discardLogger(), mem, testCORS, f.auth)},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", target, nil)
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				c.h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
+}
