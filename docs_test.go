@@ -1293,9 +1293,11 @@ var decimalInteger = regexp.MustCompile(`^[+-]?[0-9]+$`)
 
 // queryArgument is a query value as its parameter's schema sees it. On the
 // wire every value is a string; for an integer schema, a string that spells
-// a whole number the way the parameter's description says is that number
-// (as a validating proxy coerces it), and anything else stays a string,
-// which the integer schema refuses.
+// a whole number the way the parameter's description says (digits, an
+// optional sign, white space around) is that number, and anything else
+// stays a string, which the integer schema refuses. (prism coerces more
+// liberally: it lets "5.0" through, and the service's 422 for it is a
+// documented answer; the description says in words that it is refused.)
 func queryArgument(schema map[string]any, raw string) any {
 	if schema["type"] != "integer" {
 		return raw
@@ -1312,8 +1314,8 @@ func queryArgument(schema map[string]any, raw string) any {
 }
 
 // refusedAt reports whether rec is a 422 with an item at where, such as
-// "query.limit"; any answer other than a 422 or a 2xx/3xx/4xx it expects
-// (200, 201, 304, 412) fails the test.
+// "query.limit". An answer other than 200, 201, 304, 412 or 422 fails the
+// test: the request was neither accepted nor refused for its input.
 func refusedAt(t testing.TB, rec *httptest.ResponseRecorder, where string) bool {
 	t.Helper()
 	switch rec.Code {
