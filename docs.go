@@ -68,6 +68,7 @@ type apiDoc struct {
 	Paths      map[string]apiPathItem `json:"paths"`
 	Components struct {
 		Parameters map[string]apiParameter `json:"parameters"`
+		Headers    map[string]apiHeader    `json:"headers"`
 		Schemas    map[string]*apiSchema   `json:"schemas"`
 		Responses  map[string]apiResponse  `json:"responses"`
 	} `json:"components"`
@@ -137,6 +138,7 @@ type apiResponse struct {
 }
 
 type apiHeader struct {
+	Ref         string     `json:"$ref"`
 	Description string     `json:"description"`
 	Required    bool       `json:"required"`
 	Schema      *apiSchema `json:"schema"`
@@ -150,12 +152,15 @@ type apiSchema struct {
 	Properties  map[string]*apiSchema `json:"properties"`
 	Required    []string              `json:"required"`
 	Items       *apiSchema            `json:"items"`
+	PrefixItems []*apiSchema          `json:"prefixItems"`
 	AnyOf       []*apiSchema          `json:"anyOf"`
 	Enum        []json.RawMessage     `json:"enum"`
 	Const       json.RawMessage       `json:"const"`
 	MinLength   *int                  `json:"minLength"`
 	MaxLength   *int                  `json:"maxLength"`
 	MinItems    *int                  `json:"minItems"`
+	Minimum     *float64              `json:"minimum"`
+	Maximum     *float64              `json:"maximum"`
 	Pattern     string                `json:"pattern"`
 	Format      string                `json:"format"`
 }
@@ -190,6 +195,7 @@ func refName(ref, prefix string) (string, error) {
 const (
 	schemaRefPrefix    = "#/components/schemas/"
 	parameterRefPrefix = "#/components/parameters/"
+	headerRefPrefix    = "#/components/headers/"
 	responseRefPrefix  = "#/components/responses/"
 )
 
@@ -404,6 +410,17 @@ func newDocsResponse(d *apiDoc, status string, r apiResponse) (docsResponse, err
 	slices.Sort(headers)
 	for _, name := range headers {
 		h := r.Headers[name]
+		if h.Ref != "" {
+			ref, err := refName(h.Ref, headerRefPrefix)
+			if err != nil {
+				return docsResponse{}, fmt.Errorf("header %s: %w", name, err)
+			}
+			resolved, ok := d.Components.Headers[ref]
+			if !ok {
+				return docsResponse{}, fmt.Errorf("header %s: no header %q", name, ref)
+			}
+			h = resolved
+		}
 		f, err := fieldOf(d, name, h.Schema, h.Required, h.Description)
 		if err != nil {
 			return docsResponse{}, fmt.Errorf("header %s: %w", name, err)
@@ -604,12 +621,24 @@ func typeOf(d *apiDoc, s *apiSchema) (docsType, error) {
 		}
 		return docsType{Text: strings.Join(alts, ", or ")}, nil
 	case r.Type.is("array"):
+		var first []string
+		for _, p := range r.PrefixItems {
+			t, err := typeOf(d, p)
+			if err != nil {
+				return docsType{}, err
+			}
+			first = append(first, t.Text)
+		}
 		if r.Items == nil {
 			return docsType{Text: "array"}, nil
 		}
 		item, err := typeOf(d, r.Items)
 		if err != nil {
 			return docsType{}, err
+		}
+		if len(first) > 0 {
+			// JSON Schema 2020-12: items covers what follows the prefix.
+			return docsType{Text: "array: " + strings.Join(first, ", then ") + ", then " + item.Text, Link: item.Link}, nil
 		}
 		return docsType{Text: "array of " + item.Text, Link: item.Link}, nil
 	case len(r.Type) > 0:
@@ -633,6 +662,15 @@ func constraintsOf(s *apiSchema) []string {
 	}
 	if s.MinItems != nil {
 		c = append(c, fmt.Sprintf("at least %d items", *s.MinItems))
+	}
+	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	switch {
+	case s.Minimum != nil && s.Maximum != nil:
+		c = append(c, fmt.Sprintf("from %s to %s", num(*s.Minimum), num(*s.Maximum)))
+	case s.Minimum != nil:
+		c = append(c, "at least "+num(*s.Minimum))
+	case s.Maximum != nil:
+		c = append(c, "at most "+num(*s.Maximum))
 	}
 	if s.Format != "" {
 		c = append(c, "format "+s.Format)

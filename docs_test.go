@@ -44,8 +44,9 @@ type schemaChecker struct {
 // which asserts nothing.
 var checkedKeywords = map[string]bool{
 	"$ref": true, "type": true, "properties": true, "required": true, "additionalProperties": true,
-	"items": true, "enum": true, "const": true, "minLength": true, "maxLength": true, "minItems": true,
-	"pattern": true, "format": true, "anyOf": true, "description": true,
+	"items": true, "prefixItems": true, "enum": true, "const": true, "minLength": true, "maxLength": true,
+	"minItems": true, "minimum": true, "maximum": true, "pattern": true, "format": true, "anyOf": true,
+	"description": true,
 }
 
 // checkedFormats are the formats the checker enforces.
@@ -111,12 +112,24 @@ func (c schemaChecker) check(schema, v any, at string, errs *[]string) {
 	switch v := v.(type) {
 	case string:
 		c.checkString(s, v, fail)
+	case float64:
+		if m, ok := s["minimum"]; ok && v < asNumber(m) {
+			fail("%v is less than %v", v, m)
+		}
+		if m, ok := s["maximum"]; ok && v > asNumber(m) {
+			fail("%v is more than %v", v, m)
+		}
 	case []any:
 		if n, ok := s["minItems"]; ok && float64(len(v)) < asNumber(n) {
 			fail("%d items, fewer than %v", len(v), n)
 		}
-		if items, ok := s["items"]; ok {
-			for i, item := range v {
+		// JSON Schema 2020-12: prefixItems holds the first items, items
+		// the rest.
+		prefix, _ := s["prefixItems"].([]any)
+		for i, item := range v {
+			if i < len(prefix) {
+				c.check(prefix[i], item, fmt.Sprintf("%s[%d]", at, i), errs)
+			} else if items, ok := s["items"]; ok {
 				c.check(items, item, fmt.Sprintf("%s[%d]", at, i), errs)
 			}
 		}
@@ -306,6 +319,18 @@ func (c schemaChecker) lint(schema any, at string, errs *[]string) {
 			}
 		case key == "items":
 			c.lint(value, at+".items", errs)
+		case key == "prefixItems":
+			prefix, ok := value.([]any)
+			if !ok {
+				*errs = append(*errs, fmt.Sprintf("%s: prefixItems must be a list", at))
+			}
+			for i, p := range prefix {
+				c.lint(p, fmt.Sprintf("%s.prefixItems[%d]", at, i), errs)
+			}
+		case key == "minimum" || key == "maximum":
+			if _, ok := value.(float64); !ok {
+				*errs = append(*errs, fmt.Sprintf("%s: %s %v is not a number", at, key, value))
+			}
 		case key == "additionalProperties":
 			if _, isBool := value.(bool); !isBool {
 				c.lint(value, at+".additionalProperties", errs)
@@ -379,6 +404,57 @@ func (c schemaChecker) pathParameter(t testing.TB, path, name string) map[string
 	return nil
 }
 
+// parameters returns op's parameters, its path's and its own, resolved.
+func (c schemaChecker) parameters(t testing.TB, op string) []map[string]any {
+	t.Helper()
+	_, path, _ := strings.Cut(op, " ")
+	item, _ := c.doc["paths"].(map[string]any)[path].(map[string]any)
+	shared, _ := item["parameters"].([]any)
+	own, _ := c.operation(t, op)["parameters"].([]any)
+	var params []map[string]any
+	for _, p := range slices.Concat(shared, own) {
+		params = append(params, c.followRef(t, p))
+	}
+	return params
+}
+
+// parameterSchema returns the schema of op's parameter name, in in.
+func (c schemaChecker) parameterSchema(t testing.TB, op, in, name string) map[string]any {
+	t.Helper()
+	for _, p := range c.parameters(t, op) {
+		if p["in"] == in && p["name"] == name {
+			s, _ := p["schema"].(map[string]any)
+			return s
+		}
+	}
+	t.Fatalf("openapi.json: %s has no %s parameter %s", op, in, name)
+	return nil
+}
+
+// componentHeaderSchema returns the schema of components.headers[name].
+func (c schemaChecker) componentHeaderSchema(t testing.TB, name string) map[string]any {
+	t.Helper()
+	h, _ := c.doc["components"].(map[string]any)["headers"].(map[string]any)[name].(map[string]any)
+	s, ok := h["schema"].(map[string]any)
+	if !ok {
+		t.Fatalf("openapi.json has no header %s with a schema", name)
+	}
+	return s
+}
+
+// responseHeaders returns the headers op documents for status, resolved,
+// by their canonical names (as net/http writes them: "Etag").
+func (c schemaChecker) responseHeaders(t testing.TB, op, status string) map[string]map[string]any {
+	t.Helper()
+	responses, _ := c.operation(t, op)["responses"].(map[string]any)
+	headers, _ := c.followRef(t, responses[status])["headers"].(map[string]any)
+	out := make(map[string]map[string]any)
+	for name, h := range headers {
+		out[http.CanonicalHeaderKey(name)] = c.followRef(t, h)
+	}
+	return out
+}
+
 // requestSchema returns the JSON request body schema of op.
 func (c schemaChecker) requestSchema(t testing.TB, op string) any {
 	t.Helper()
@@ -400,9 +476,15 @@ func (c schemaChecker) componentSchema(t testing.TB, name string) map[string]any
 	return s
 }
 
+// unlistedHeaders may be in any response without the document naming
+// them: the body's media type and length, which OpenAPI describes as
+// content, and Vary (caching; CORS is described in the introduction).
+var unlistedHeaders = map[string]bool{"Content-Type": true, "Content-Length": true, "Vary": true}
+
 // checkResponse checks a recorded response against what op documents for
-// its status: the status itself, required headers and their schemas, the
-// media type and the body's schema.
+// its status: the status itself, required headers, every header's schema,
+// no header the document does not name there, the media type and the
+// body's schema.
 func (c schemaChecker) checkResponse(t testing.TB, op string, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	responses, _ := c.operation(t, op)["responses"].(map[string]any)
@@ -412,18 +494,25 @@ func (c schemaChecker) checkResponse(t testing.TB, op string, rec *httptest.Resp
 		return
 	}
 	resp := c.followRef(t, documented)
-	headers, _ := resp["headers"].(map[string]any)
+	headers := c.responseHeaders(t, op, strconv.Itoa(rec.Code))
 	for name, h := range headers {
-		h := h.(map[string]any)
-		value := rec.Header().Get(name)
-		if value == "" {
+		values := rec.Header().Values(name)
+		if len(values) == 0 {
 			if h["required"] == true {
 				t.Errorf("%s %d: required header %s is missing", op, rec.Code, name)
 			}
 			continue
 		}
-		for _, e := range c.validate(h["schema"], value) {
+		if len(values) > 1 {
+			t.Errorf("%s %d: header %s sent %d times", op, rec.Code, name, len(values))
+		}
+		for _, e := range c.validate(h["schema"], values[0]) {
 			t.Errorf("%s %d: header %s: %s", op, rec.Code, name, e)
+		}
+	}
+	for name := range rec.Header() {
+		if headers[name] == nil && !unlistedHeaders[name] {
+			t.Errorf("%s %d: header %s is not documented for this answer", op, rec.Code, name)
 		}
 	}
 	content, _ := resp["content"].(map[string]any)
@@ -521,6 +610,8 @@ func TestSchemaCheckerRejectsWrongValues(t *testing.T) {
 	taskRead := map[string]any{"$ref": "#/components/schemas/TaskRead"}
 	validation := map[string]any{"$ref": "#/components/schemas/HTTPValidationError"}
 	item := `{"type": "missing", "loc": ["body", "title"], "msg": "Field required"}`
+	limit := c.parameterSchema(t, "GET /api/{user_id}/tasks", "query", "limit")
+	header := func(name string) any { return c.componentHeaderSchema(t, name) }
 	// mutate returns the created task's JSON with one field replaced (or
 	// removed, for a nil value).
 	mutate := func(field string, value any) string {
@@ -565,7 +656,28 @@ func TestSchemaCheckerRejectsWrongValues(t *testing.T) {
 		{"a 422 without items", validation, `{"detail": []}`, false},
 		{"a 422 item without msg", validation, `{"detail": [{"type": "missing", "loc": ["body"]}]}`, false},
 		{"a 422 item with input", validation, `{"detail": [{"type": "missing", "loc": ["body"], "msg": "m", "input": 1}]}`, false},
-		{"a 422 item of unknown type", validation, `{"detail": [{"type": "int_parsing", "loc": ["body"], "msg": "m"}]}`, false},
+		{"a 422 item of unknown type", validation, `{"detail": [{"type": "float_parsing", "loc": ["body"], "msg": "m"}]}`, false},
+		{"a 422 at a header", validation, `{"detail": [{"type": "value_error", "loc": ["header", "idempotency-key"], "msg": "m"}]}`, true},
+		{"a 422 at a query parameter, with ctx", validation, `{"detail": [{"type": "greater_than_equal", "loc": ["query", "limit"], "msg": "m", "ctx": {"ge": 1}}]}`, true},
+		{"a 422 at a cookie", validation, `{"detail": [{"type": "missing", "loc": ["cookie", "session"], "msg": "m"}]}`, false},
+		{"a 422 loc starting with an offset", validation, `{"detail": [{"type": "json_invalid", "loc": [10], "msg": "m"}]}`, false},
+		{"limit 1", limit, `1`, true},
+		{"limit 1000", limit, `1000`, true},
+		{"limit 0", limit, `0`, false},
+		{"limit 1001", limit, `1001`, false},
+		{"limit 2.5", limit, `2.5`, false},
+		{"limit as a string", limit, `"5"`, false},
+		{"a strong ETag", header("ETag"), `"\"hoi0ybf1mo\""`, true},
+		{"a weak ETag", header("ETag"), `"W/\"hoi0ybf1mo\""`, false},
+		{"an unquoted ETag", header("ETag"), `"hoi0ybf1mo"`, false},
+		{"a Link to the next page", header("Link"), `"</api/a%2Fb/tasks?after=AAZhH6zK6QABkvHEeh58Pp1aOy8eDJoR&limit=2>; rel=\"next\""`, true},
+		{"a Link without a cursor", header("Link"), `"</api/u/tasks?limit=2>; rel=\"next\""`, false},
+		{"a Link to the previous page", header("Link"), `"</api/u/tasks?after=AAZhH6zK6QABkvHEeh58Pp1aOy8eDJoR>; rel=\"prev\""`, false},
+		{"Idempotent-Replayed true", header("IdempotentReplayed"), `"true"`, true},
+		{"Idempotent-Replayed false", header("IdempotentReplayed"), `"false"`, false},
+		{"a request id", header("XRequestID"), `"Xk3VQ2M7PA-12"`, true},
+		{"a request id with a space", header("XRequestID"), `"a b"`, false},
+		{"a request id of 129 characters", header("XRequestID"), `"` + strings.Repeat("a", 129) + `"`, false},
 		{"a 422 loc with a boolean", validation, `{"detail": [{"type": "missing", "loc": ["body", true], "msg": "m"}]}`, false},
 		{"a 422 loc with a fraction", validation, `{"detail": [{"type": "missing", "loc": ["body", 1.5], "msg": "m"}]}`, false},
 		{"a 422 with a string detail", validation, `{"detail": "Not Found"}`, false},
@@ -575,7 +687,10 @@ func TestSchemaCheckerRejectsWrongValues(t *testing.T) {
 		{"an update with a lax boolean", map[string]any{"$ref": "#/components/schemas/TaskUpdate"}, `{"is_completed": "Yes"}`, true},
 		{"an update with 2", map[string]any{"$ref": "#/components/schemas/TaskUpdate"}, `{"is_completed": 2}`, false},
 		{"an update with a null title", map[string]any{"$ref": "#/components/schemas/TaskUpdate"}, `{"title": null}`, false},
-		{"an unknown keyword", map[string]any{"type": "integer", "minimum": 1}, `5`, false},
+		{"an unknown keyword", map[string]any{"type": "integer", "multipleOf": 2}, `4`, false},
+		{"a prefix item", map[string]any{"prefixItems": []any{map[string]any{"const": "a"}}, "items": map[string]any{"type": "integer"}}, `["a", 1, 2]`, true},
+		{"a wrong prefix item", map[string]any{"prefixItems": []any{map[string]any{"const": "a"}}, "items": map[string]any{"type": "integer"}}, `["b", 1]`, false},
+		{"a wrong item after the prefix", map[string]any{"prefixItems": []any{map[string]any{"const": "a"}}, "items": map[string]any{"type": "integer"}}, `["a", "b"]`, false},
 		{"an unknown format", map[string]any{"type": "string", "format": "email"}, `"a@b"`, false},
 		{"a dangling $ref", map[string]any{"$ref": "#/components/schemas/Nope"}, `{}`, false},
 	}
@@ -596,45 +711,106 @@ func TestSchemaCheckerRejectsWrongValues(t *testing.T) {
 	}
 }
 
-// TestSchemaCheckerFailsAMutatedDocument: checkResponse, given a document
-// that says something else than the code does, reports it.
+// TestSchemaCheckerFailsAMutatedDocument: checkResponse and the agreement
+// checks, given a document that says something else than the code does,
+// report it.
 func TestSchemaCheckerFailsAMutatedDocument(t *testing.T) {
 	t.Parallel()
 	h := newTestServer(t)
-	rec := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`)
+	const (
+		create = "POST /api/{user_id}/tasks"
+		get    = "GET /api/{user_id}/tasks/{task_id}"
+	)
+	first := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`, "Idempotency-Key", "k")
+	replay := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`, "Idempotency-Key", "k")
+	if replay.Header().Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the retry was not replayed: %d %s", replay.Code, replay.Body)
+	}
+	notModified := serve(t, h, "GET", first.Header().Get("Location"), "", "If-None-Match", first.Header().Get("ETag"))
+	if notModified.Code != http.StatusNotModified {
+		t.Fatalf("If-None-Match: %d", notModified.Code)
+	}
+	check := func(c schemaChecker) func(testing.TB) {
+		return func(tb testing.TB) {
+			c.checkResponse(tb, create, first)
+			c.checkResponse(tb, create, replay)
+			c.checkResponse(tb, get, notModified)
+			checkQuerySchemasAgree(tb, c)
+			checkHeaderSchemasAgree(tb, c)
+		}
+	}
+	at := func(doc map[string]any, keys ...string) map[string]any {
+		node := doc
+		for _, k := range keys {
+			node = node[k].(map[string]any)
+		}
+		return node
+	}
 	mutations := map[string]func(doc map[string]any){
 		"title at most 0 characters": func(doc map[string]any) {
-			schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
-			schemas["Title"].(map[string]any)["maxLength"] = 0.0
+			at(doc, "components", "schemas", "Title")["maxLength"] = 0.0
 		},
 		"no 201 documented": func(doc map[string]any) {
-			op := doc["paths"].(map[string]any)["/api/{user_id}/tasks"].(map[string]any)["post"].(map[string]any)
-			delete(op["responses"].(map[string]any), "201")
+			delete(at(doc, "paths", "/api/{user_id}/tasks", "post", "responses"), "201")
 		},
 		"a required header the code does not send": func(doc map[string]any) {
-			op := doc["paths"].(map[string]any)["/api/{user_id}/tasks"].(map[string]any)["post"].(map[string]any)
-			headers := op["responses"].(map[string]any)["201"].(map[string]any)["headers"].(map[string]any)
+			headers := at(doc, "paths", "/api/{user_id}/tasks", "post", "responses", "201", "headers")
 			headers["X-Never-Sent"] = map[string]any{"required": true, "schema": map[string]any{"type": "string"}}
 		},
 		"another media type": func(doc map[string]any) {
-			op := doc["paths"].(map[string]any)["/api/{user_id}/tasks"].(map[string]any)["post"].(map[string]any)
-			resp := op["responses"].(map[string]any)["201"].(map[string]any)
+			resp := at(doc, "paths", "/api/{user_id}/tasks", "post", "responses", "201")
 			resp["content"] = map[string]any{"application/xml": resp["content"].(map[string]any)["application/json"]}
+		},
+		"no ETag on a 201": func(doc map[string]any) {
+			delete(at(doc, "paths", "/api/{user_id}/tasks", "post", "responses", "201", "headers"), "ETag")
+		},
+		"weak ETags": func(doc map[string]any) {
+			at(doc, "components", "headers", "ETag", "schema")["pattern"] = `^W/"[0-9a-z]+"$`
+		},
+		"Idempotent-Replayed: false": func(doc map[string]any) {
+			at(doc, "components", "headers", "IdempotentReplayed", "schema")["const"] = "false"
+		},
+		"request ids of digits": func(doc map[string]any) {
+			at(doc, "components", "headers", "XRequestID", "schema")["pattern"] = "^[0-9]{1,128}$"
+		},
+		"no 304 documented": func(doc map[string]any) {
+			delete(at(doc, "paths", "/api/{user_id}/tasks/{task_id}", "get", "responses"), "304")
+		},
+		"a 304 with a body": func(doc map[string]any) {
+			at(doc, "components", "responses", "NotModified")["content"] = map[string]any{
+				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/TaskRead"}}}
+		},
+		"limit up to 100": func(doc map[string]any) {
+			at(doc, "components", "parameters", "Limit", "schema")["maximum"] = 100.0
+		},
+		"limit from 0": func(doc map[string]any) {
+			at(doc, "components", "parameters", "Limit", "schema")["minimum"] = 0.0
+		},
+		"completed only true or false": func(doc map[string]any) {
+			at(doc, "components", "parameters", "Completed", "schema")["pattern"] = "^(?:true|false)$"
+		},
+		"any after": func(doc map[string]any) {
+			delete(at(doc, "components", "parameters", "After", "schema"), "pattern")
+		},
+		"keys of up to 64 characters": func(doc map[string]any) {
+			at(doc, "components", "parameters", "IdempotencyKey", "schema")["maxLength"] = 64.0
+		},
+		"If-Match as an ETag": func(doc map[string]any) {
+			at(doc, "components", "parameters", "IfMatch")["schema"] = map[string]any{"$ref": "#/components/headers/ETag/schema"}
 		},
 	}
 	for name, mutate := range mutations {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			c := newSchemaChecker(t)
 			mutate(c.doc)
-			if failures := collectFailures(func(tb testing.TB) { c.checkResponse(tb, "POST /api/{user_id}/tasks", rec) }); len(failures) == 0 {
+			if failures := collectFailures(check(c)); len(failures) == 0 {
 				t.Error("the mutated document passed")
 			}
 		})
 	}
-	// And the real document passes the same response.
-	if failures := collectFailures(func(tb testing.TB) {
-		newSchemaChecker(t).checkResponse(tb, "POST /api/{user_id}/tasks", rec)
-	}); len(failures) > 0 {
+	// And the real document passes the same checks.
+	if failures := collectFailures(check(newSchemaChecker(t))); len(failures) > 0 {
 		t.Errorf("the real document failed: %q", failures)
 	}
 }
@@ -720,6 +896,7 @@ type responseCase struct {
 	server   http.Handler
 	method   string // "" means op's method
 	target   string
+	header   []string // name, value, ...; a name twice sends the header twice
 	body     string
 	cutShort bool // the body ends in a read error half-way
 	status   int  // the status this case provokes
@@ -727,10 +904,12 @@ type responseCase struct {
 
 // TestResponsesMatchOpenAPI: real answers of every endpoint, for every
 // status each one documents, agree with openapi.json: the status is
-// documented for that operation, required headers are present and valid,
-// the media type is documented and the body fits its schema. And every
-// documented status of every operation is provoked here, so the document
-// cannot promise an answer the code does not give.
+// documented for that operation, required headers are present, every
+// header is documented there and valid, the media type is documented and
+// the body fits its schema. And every documented status, response header,
+// 422 type and query or header parameter of every operation is provoked
+// or sent here, so the document cannot promise an answer the code does
+// not give.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
 	c := newSchemaChecker(t)
@@ -740,6 +919,17 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	task := createTask(t, ok, "u", `{"title": "t", "description": "d"}`)
 	doomed := createTask(t, ok, "u", `{"title": "to delete"}`)
 	one := "/api/u/tasks/" + task.ID
+	// A task for the conditional requests, written only by the last of them.
+	guarded := "/api/u/tasks/" + createTask(t, ok, "u", `{"title": "guarded"}`).ID
+	guardedTag := serve(t, ok, "GET", guarded, "").Header().Get("ETag")
+	// Three tasks, so that a page of two links to a next page.
+	for i := range 3 {
+		createTask(t, ok, "pager", fmt.Sprintf(`{"title": "page %d"}`, i))
+	}
+	link := linkPattern.FindStringSubmatch(serve(t, ok, "GET", "/api/pager/tasks?limit=2", "").Header().Get("Link"))
+	if link == nil {
+		t.Fatal("a page of 2 of 3 tasks has no Link")
+	}
 	const (
 		list   = "GET /api/{user_id}/tasks"
 		create = "POST /api/{user_id}/tasks"
@@ -747,19 +937,29 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		update = "PUT /api/{user_id}/tasks/{task_id}"
 		del    = "DELETE /api/{user_id}/tasks/{task_id}"
 		toggle = "PATCH /api/{user_id}/tasks/{task_id}/complete"
+		stale  = `"0"` // a well-formed ETag that names no version of any task
 	)
 	tooBig := `{"title": "t"}` + strings.Repeat(" ", maxBodyBytes)
+	requestID := func(id string) []string { return []string{"X-Request-ID", id} }
 	cases := []responseCase{
-		{op: list, server: ok, target: "/api/u/tasks", status: 200},
+		{op: list, server: ok, target: "/api/u/tasks", header: requestID("list-1"), status: 200},
 		{op: list, server: ok, target: "/api/nobody/tasks", status: 200},
+		{op: list, server: ok, target: "/api/pager/tasks?limit=2", status: 200},
+		{op: list, server: ok, target: link[1], status: 200},
+		{op: list, server: ok, target: "/api/pager/tasks?completed=No&limit=1000", status: 200},
 		{op: list, server: ok, target: "/api/./tasks", status: 404},
 		{op: list, server: ok, target: "/api/" + strings.Repeat("u", 256) + "/tasks", status: 422},
 		{op: list, server: ok, target: "/api/a%01/tasks", status: 422},
+		{op: list, server: ok, target: "/api/u/tasks?limit=0", status: 422},
+		{op: list, server: ok, target: "/api/u/tasks?limit=1001&completed=maybe", status: 422},
+		{op: list, server: ok, target: "/api/u/tasks?limit=5.0&after=page-2", status: 422},
 		{op: list, server: broken, target: "/api/u/tasks", status: 500},
-		{op: list, server: down, target: "/api/u/tasks", status: 503},
+		{op: list, server: down, target: "/api/u/tasks?limit=10", status: 503},
 
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "Buy groceries", "description": "Milk, eggs, bread"}`, status: 201},
-		{op: create, server: ok, target: "/api/a%20b%2Fc/tasks", body: `{"title": "escaped user"}`, status: 201},
+		{op: create, server: ok, target: "/api/a%20b%2Fc/tasks", body: `{"title": "escaped user"}`, header: requestID("create-1"), status: 201},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "retried"}`, header: []string{"Idempotency-Key", "k-1"}, status: 201},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "retried"}`, header: []string{"Idempotency-Key", "k-1"}, status: 201}, // replayed
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "t`, cutShort: true, status: 400},
 		{op: create, server: ok, target: "/api/../tasks", body: `{"title": "t"}`, status: 404},
 		{op: create, server: ok, target: "/api/u/tasks", body: tooBig, status: 413},
@@ -770,49 +970,65 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "\ud800"}`, status: 422},
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "", "description": "` + strings.Repeat("d", 5001) + `"}`, status: 422},
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": " \u3000 "}`, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "not the first request"}`, header: []string{"Idempotency-Key", "k-1"}, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "two words"}, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "a", "Idempotency-Key", "b"}, status: 422},
 		{op: create, server: broken, target: "/api/u/tasks", body: `{"title": "t"}`, status: 500},
-		{op: create, server: down, target: "/api/u/tasks", body: `{"title": "t"}`, status: 503},
+		{op: create, server: down, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "k-1"}, status: 503},
 
-		{op: get, server: ok, target: one, status: 200},
+		{op: get, server: ok, target: one, header: requestID("get-1"), status: 200},
 		{op: get, server: ok, target: "/api/u/tasks/" + strings.ToUpper(task.ID), status: 200},
-		{op: get, server: ok, target: "/api/u/tasks/" + missingID, status: 404},
+		{op: get, server: ok, target: guarded, header: []string{"If-None-Match", `"other", ` + guardedTag}, status: 304},
+		{op: get, server: ok, target: guarded, header: []string{"If-None-Match", `W/` + stale}, status: 200},
+		{op: get, server: ok, target: "/api/u/tasks/" + missingID, header: []string{"If-None-Match", "*"}, status: 404},
 		{op: get, server: ok, target: "/api/../tasks/" + missingID, status: 404},
 		{op: get, server: ok, target: "/api/u/tasks/not-a-uuid", status: 422},
 		{op: get, server: broken, target: one, status: 500},
 		{op: get, server: down, target: one, status: 503},
 
-		{op: update, server: ok, target: one, body: `{"title": "new", "description": null, "is_completed": "yes"}`, status: 200},
+		{op: update, server: ok, target: one, body: `{"title": "new", "description": null, "is_completed": "yes"}`, header: requestID("put-1"), status: 200},
 		{op: update, server: ok, target: one, body: `{}`, status: 200},
 		{op: update, server: ok, target: one, body: `{"title": "t`, cutShort: true, status: 400},
-		{op: update, server: ok, target: "/api/other/tasks/" + task.ID, body: `{}`, status: 404},
+		{op: update, server: ok, target: "/api/other/tasks/" + task.ID, body: `{}`, header: []string{"If-Match", stale}, status: 404},
+		{op: update, server: ok, target: guarded, body: `{"title": "lost update"}`, header: []string{"If-Match", stale}, status: 412},
 		{op: update, server: ok, target: one, body: tooBig, status: 413},
 		{op: update, server: ok, target: one, body: `{"title": "` + strings.Repeat("a", 501) + `", "is_completed": "maybe"}`, status: 422},
 		{op: update, server: ok, target: "/api/" + strings.Repeat("u", 256) + "/tasks/nope", body: `{"title": null}`, status: 422},
 		{op: update, server: broken, target: one, body: `{}`, status: 500},
 		{op: update, server: down, target: one, body: `{}`, status: 503},
 
-		{op: toggle, server: ok, target: one + "/complete", status: 200},
+		{op: toggle, server: ok, target: one + "/complete", header: requestID("patch-1"), status: 200},
+		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "flip-1"}, status: 200},
+		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "flip-1"}, status: 200}, // replayed
 		{op: toggle, server: ok, target: "/api/u/tasks/" + missingID + "/complete", status: 404},
+		{op: toggle, server: ok, target: guarded + "/complete", header: []string{"If-Match", "W/" + guardedTag}, status: 412},
 		{op: toggle, server: ok, target: one + "0/complete", status: 422},
+		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "k-1"}, status: 422}, // a create's key
 		{op: toggle, server: broken, target: one + "/complete", status: 500},
 		{op: toggle, server: down, target: one + "/complete", status: 503},
 
-		{op: del, server: ok, target: "/api/u/tasks/" + doomed.ID, status: 200},
-		{op: del, server: ok, target: "/api/u/tasks/" + doomed.ID, status: 404},
+		{op: del, server: ok, target: "/api/u/tasks/" + doomed.ID, header: []string{"If-Match", "*"}, status: 200},
+		{op: del, server: ok, target: "/api/u/tasks/" + doomed.ID, header: requestID("delete-1"), status: 404},
+		{op: del, server: ok, target: guarded, header: []string{"If-Match", `"x", ` + stale}, status: 412},
 		{op: del, server: ok, target: "/api/u/tasks/urn:uuid:x", status: 422},
 		{op: del, server: broken, target: one, status: 500},
 		{op: del, server: down, target: one, status: 503},
 
-		{op: "GET /healthz", server: down, target: "/healthz", status: 200},
-		{op: "GET /readyz", server: ok, target: "/readyz", status: 200},
+		// Last: the guarded task at the version it was read at.
+		{op: update, server: ok, target: guarded, body: `{"title": "guarded, changed"}`, header: []string{"If-Match", guardedTag}, status: 200},
+
+		{op: "GET /healthz", server: down, target: "/healthz", header: requestID("healthz-1"), status: 200},
+		{op: "GET /readyz", server: ok, target: "/readyz", header: requestID("readyz-1"), status: 200},
 		{op: "GET /readyz", server: broken, target: "/readyz", status: 500},
 		{op: "GET /readyz", server: down, target: "/readyz", status: 503},
-		{op: "GET /openapi.json", server: down, target: "/openapi.json", status: 200},
-		{op: "GET /docs", server: down, target: "/docs", status: 200},
+		{op: "GET /openapi.json", server: down, target: "/openapi.json", header: requestID("openapi-1"), status: 200},
+		{op: "GET /docs", server: down, target: "/docs", header: requestID("docs-1"), status: 200},
 	}
 	cases = append(cases, methodNotAllowedCases(c, ok, task.ID)...)
 
-	covered := make(map[string]bool) // "op status"
+	covered := make(map[string]bool)     // "op status"
+	sentParams := make(map[string]bool)  // "op in name"
+	seenHeaders := make(map[string]bool) // "op status Header-Name"
 	seenTypes := make(map[string]bool)
 	for _, tc := range cases {
 		method, _, _ := strings.Cut(tc.op, " ")
@@ -823,8 +1039,16 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		if tc.cutShort {
 			body = io.MultiReader(body, iotest.ErrReader(io.ErrUnexpectedEOF))
 		}
+		req := httptest.NewRequest(method, tc.target, body)
+		for i := 0; i+1 < len(tc.header); i += 2 {
+			req.Header.Add(tc.header[i], tc.header[i+1])
+			sentParams[tc.op+" header "+strings.ToLower(tc.header[i])] = true
+		}
+		for name := range req.URL.Query() {
+			sentParams[tc.op+" query "+name] = true
+		}
 		rec := httptest.NewRecorder()
-		tc.server.ServeHTTP(rec, httptest.NewRequest(method, tc.target, body))
+		tc.server.ServeHTTP(rec, req)
 		if rec.Code != tc.status {
 			t.Errorf("%s %s: status %d, want %d (the case does not test what it claims); body: %s",
 				method, tc.target, rec.Code, tc.status, brief(rec.Body.String()))
@@ -832,6 +1056,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		}
 		c.checkResponse(t, tc.op, rec)
 		covered[fmt.Sprint(tc.op, " ", rec.Code)] = true
+		for name := range rec.Header() {
+			seenHeaders[fmt.Sprint(tc.op, " ", rec.Code, " ", name)] = true
+		}
+		if id := req.Header.Get("X-Request-ID"); id != "" && rec.Header().Get("X-Request-ID") != id {
+			t.Errorf("%s %s: X-Request-ID %q, want the request's %q echoed", method, tc.target, rec.Header().Get("X-Request-ID"), id)
+		}
 		if rec.Code == http.StatusUnprocessableEntity {
 			var got struct{ Detail []struct{ Type string } }
 			json.Unmarshal(rec.Body.Bytes(), &got)
@@ -845,6 +1075,20 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		for status := range responses {
 			if !covered[op+" "+status] {
 				t.Errorf("openapi.json documents %s for %s, but no case here provokes it", status, op)
+				continue
+			}
+			for name := range c.responseHeaders(t, op, status) {
+				if !seenHeaders[op+" "+status+" "+name] {
+					t.Errorf("openapi.json documents header %s on %s %s, but no case here gets it", name, op, status)
+				}
+			}
+		}
+		for _, p := range c.parameters(t, op) {
+			if p["in"] == "path" {
+				continue // in every request
+			}
+			if key := fmt.Sprint(op, " ", p["in"], " ", p["name"]); !sentParams[key] {
+				t.Errorf("openapi.json documents the %s parameter %s of %s, but no case here sends it", p["in"], p["name"], op)
 			}
 		}
 	}
@@ -1006,6 +1250,156 @@ func TestPathSchemasAgreeWithHandlers(t *testing.T) {
 	}
 }
 
+// TestQuerySchemasAgreeWithHandlers: a list query parameter's value fits
+// its documented schema exactly when the handler accepts it.
+func TestQuerySchemasAgreeWithHandlers(t *testing.T) {
+	t.Parallel()
+	checkQuerySchemasAgree(t, newSchemaChecker(t))
+}
+
+// checkQuerySchemasAgree sends each value of each query parameter of the
+// list and compares the handler's verdict (a 422 item at ["query", name]
+// or not) with the documented schema's.
+func checkQuerySchemasAgree(t testing.TB, c schemaChecker) {
+	t.Helper()
+	const list = "GET /api/{user_id}/tasks"
+	h := newTestServer(t)
+	cursor := encodeCursor(listCursor{CreatedAt: time.Date(2026, 11, 25, 20, 28, 51, 123456000, time.UTC), ID: missingID})
+	values := map[string][]string{
+		"limit": {"1", "2", "999", "1000", "0", "-0", "-1", "1001", "+5", "007", "0001000", " 7 ", "\t8\n", "\u30009\u3000",
+			"5.0", "1e2", "0x10", "1_000", "ten", "", "5 5", "99999999999999999999", "\u0661"},
+		"completed": {"true", "false", "TRUE", "Off", "yes", "n", "1", "0", "t", "F", "on",
+			"maybe", "", "2", "yes ", " true", "truth", "ja", "-1"},
+		"after": {cursor, strings.Repeat("A", 32), strings.Repeat("_", 32), strings.Repeat("-", 32), cursor[:31], cursor + "A",
+			strings.Repeat("A", 31) + "+", strings.Repeat("A", 31) + "/", strings.Repeat("A", 30) + "==", "not-a-cursor", ""},
+	}
+	for name, raws := range values {
+		schema := c.parameterSchema(t, list, "query", name)
+		for _, raw := range raws {
+			target := "/api/u/tasks?" + name + "=" + url.QueryEscape(raw)
+			rec := serve(t, h, "GET", target, "")
+			refused := refusedAt(t, rec, "query."+name)
+			errs := c.validate(schema, queryArgument(schema, raw))
+			if refused != (len(errs) > 0) {
+				t.Errorf("%s=%q: handler refused it: %v (%d); schema errors %q", name, raw, refused, rec.Code, errs)
+			}
+		}
+	}
+}
+
+// decimalInteger is how the limit parameter's description says a number
+// is written (after white space around it is dropped).
+var decimalInteger = regexp.MustCompile(`^[+-]?[0-9]+$`)
+
+// queryArgument is a query value as its parameter's schema sees it. On the
+// wire every value is a string; for an integer schema, a string that spells
+// a whole number the way the parameter's description says (digits, an
+// optional sign, white space around) is that number, and anything else
+// stays a string, which the integer schema refuses. (prism coerces more
+// liberally: it lets "5.0" through, and the service's 422 for it is a
+// documented answer; the description says in words that it is refused.)
+func queryArgument(schema map[string]any, raw string) any {
+	if schema["type"] != "integer" {
+		return raw
+	}
+	trimmed := strings.TrimSpace(raw)
+	if !decimalInteger.MatchString(trimmed) {
+		return raw
+	}
+	n, err := strconv.ParseFloat(trimmed, 64)
+	if err != nil {
+		return raw
+	}
+	return n
+}
+
+// refusedAt reports whether rec is a 422 with an item at where, such as
+// "query.limit". An answer other than 200, 201, 304, 412 or 422 fails the
+// test: the request was neither accepted nor refused for its input.
+func refusedAt(t testing.TB, rec *httptest.ResponseRecorder, where string) bool {
+	t.Helper()
+	switch rec.Code {
+	case http.StatusOK, http.StatusCreated, http.StatusNotModified, http.StatusPreconditionFailed:
+		return false
+	case http.StatusUnprocessableEntity:
+	default:
+		t.Errorf("unexpected answer %d %s", rec.Code, brief(rec.Body.String()))
+		return false
+	}
+	var got struct{ Detail []testItem }
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Errorf("422 body: %v", err)
+	}
+	return slices.ContainsFunc(got.Detail, func(it testItem) bool { return it.where() == where })
+}
+
+// TestHeaderSchemasAgreeWithHandlers: the request headers the document
+// describes are refused exactly when their schemas say so, and the
+// X-Request-ID response header's schema is exactly what the service
+// echoes.
+func TestHeaderSchemasAgreeWithHandlers(t *testing.T) {
+	t.Parallel()
+	checkHeaderSchemasAgree(t, newSchemaChecker(t))
+}
+
+func checkHeaderSchemasAgree(t testing.TB, c schemaChecker) {
+	t.Helper()
+	h := newTestServer(t)
+	const (
+		create = "POST /api/{user_id}/tasks"
+		update = "PUT /api/{user_id}/tasks/{task_id}"
+		get    = "GET /api/{user_id}/tasks/{task_id}"
+	)
+	created := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`)
+	one := created.Header().Get("Location")
+
+	keySchema := c.parameterSchema(t, create, "header", "idempotency-key")
+	keys := []string{"a", "6f1c2b0e-3d4a-4f5b-9c8d-7e6f5a4b3c2d", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", strings.Repeat("k", 255),
+		strings.Repeat("k", 256), "", "two words", "tab\there", "\x7f", "ключ", "é", "a\x00"}
+	for i, key := range keys {
+		rec := serve(t, h, "POST", "/api/u/tasks", fmt.Sprintf(`{"title": "t%d"}`, i), "Idempotency-Key", key)
+		refused := refusedAt(t, rec, "header.idempotency-key")
+		if errs := c.validate(keySchema, key); refused != (len(errs) > 0) {
+			t.Errorf("Idempotency-Key %q: handler refused it: %v; schema errors %q", key, refused, errs)
+		}
+	}
+
+	// If-Match and If-None-Match: no value is refused; one that names no
+	// version is a 412 or a 200, never a 422.
+	for _, v := range []string{"*", `"x"`, `W/"x"`, "garbage", "", `"a",,"b"`, created.Header().Get("ETag")} {
+		for _, p := range []struct{ op, method, name string }{{update, "PUT", "if-match"}, {get, "GET", "if-none-match"}} {
+			rec := serve(t, h, p.method, one, `{}`, p.name, v)
+			refused := refusedAt(t, rec, "header."+p.name)
+			if errs := c.validate(c.parameterSchema(t, p.op, "header", p.name), v); refused || len(errs) > 0 {
+				t.Errorf("%s %q: handler refused it: %v; schema errors %q", p.name, v, refused, errs)
+			}
+		}
+	}
+
+	// X-Request-ID: any value is taken (the parameter's schema is any
+	// string), and echoed exactly when the response header's schema
+	// accepts it; otherwise a fresh id, which the schema accepts, is sent.
+	paramSchema := c.parameterSchema(t, "GET /healthz", "header", "x-request-id")
+	idSchema := c.responseHeaders(t, "GET /healthz", "200")["X-Request-Id"]["schema"]
+	ids := []string{strings.Repeat("a", 128), strings.Repeat("a", 129), "req-1", "a b", "é", "Xk3VQ2M7PA-12", "b64+/=@host:1_2.3"}
+	for b := range 256 {
+		ids = append(ids, string(rune(b)), string([]byte{'x', byte(b)}))
+	}
+	for _, id := range ids {
+		got := serve(t, h, "GET", "/healthz", "", "X-Request-ID", id).Header().Get("X-Request-ID")
+		echoed := got == id
+		if errs := c.validate(idSchema, id); echoed != (len(errs) == 0) {
+			t.Errorf("X-Request-ID %q: echoed %v; response schema errors %q", id, echoed, errs)
+		}
+		if errs := c.validate(idSchema, got); len(errs) > 0 {
+			t.Errorf("X-Request-ID %q: answered %q, which the schema refuses: %q", id, got, errs)
+		}
+		if errs := c.validate(paramSchema, id); len(errs) > 0 {
+			t.Errorf("X-Request-ID %q: taken, but the parameter's schema refuses it: %q", id, errs)
+		}
+	}
+}
+
 // TestPatternsAgreeWithGoOnEveryCodePoint: the document's patterns say in
 // ECMA-262/RE2 what the code says with Go's unicode package, for every
 // code point: a title's white space is unicode.IsSpace, a user_id's
@@ -1038,12 +1432,14 @@ func TestPatternsAgreeWithGoOnEveryCodePoint(t *testing.T) {
 	}
 }
 
-// TestLaxBooleanSchemaAgreesWithCode: the is_completed schema accepts
-// exactly the strings laxBool does, in every mix of upper and lower case.
+// TestLaxBooleanSchemaAgreesWithCode: the is_completed schema and the
+// completed query parameter's accept exactly the strings laxBool does, in
+// every mix of upper and lower case.
 func TestLaxBooleanSchemaAgreesWithCode(t *testing.T) {
 	t.Parallel()
 	c := newSchemaChecker(t)
-	schema := c.componentSchema(t, "TaskUpdate")["properties"].(map[string]any)["is_completed"]
+	body := c.componentSchema(t, "TaskUpdate")["properties"].(map[string]any)["is_completed"]
+	query := c.parameterSchema(t, "GET /api/{user_id}/tasks", "query", "completed")
 	words := []string{"0", "1", "t", "f", "y", "n", "on", "no", "off", "yes", "true", "false",
 		"2", "tru", "yess", "of", "nope", "onn", "", " ", "truth", "ye", "fals", "o"}
 	for _, w := range words {
@@ -1056,8 +1452,12 @@ func TestLaxBooleanSchemaAgreesWithCode(t *testing.T) {
 			}
 			raw, _ := json.Marshal(string(b))
 			_, codeOK := laxBool(raw)
-			if errs := c.validate(schema, string(b)); codeOK != (len(errs) == 0) {
-				t.Errorf("%s: laxBool accepts %v, schema errors %q", raw, codeOK, errs)
+			if errs := c.validate(body, string(b)); codeOK != (len(errs) == 0) {
+				t.Errorf("%s: laxBool accepts %v, body schema errors %q", raw, codeOK, errs)
+			}
+			_, codeOK = laxBoolString(string(b))
+			if errs := c.validate(query, string(b)); codeOK != (len(errs) == 0) {
+				t.Errorf("?completed=%s: laxBoolString accepts %v, query schema errors %q", b, codeOK, errs)
 			}
 		}
 	}
@@ -1115,12 +1515,40 @@ func TestDocsPage(t *testing.T) {
 				}
 			}
 		}
-		for status := range op["responses"].(map[string]any) {
-			if !strings.Contains(section, `">`+status+`</span>`) {
+		for _, p := range c.parameters(t, route) {
+			if !strings.Contains(section, fmt.Sprintf(`<td class="name">%s</td><td>%s`, p["name"], p["in"])) {
+				t.Errorf("%s: %s parameter %s not shown", route, p["in"], p["name"])
+			}
+			schema, _ := p["schema"].(map[string]any)
+			if lo, hi := schema["minimum"], schema["maximum"]; lo != nil && hi != nil && !strings.Contains(section, fmt.Sprintf("from %v to %v", lo, hi)) {
+				t.Errorf("%s: the range of parameter %s is not shown", route, p["name"])
+			}
+		}
+		for status, resp := range op["responses"].(map[string]any) {
+			block := responseBlock(section, status)
+			if block == "" {
 				t.Errorf("%s: response %s not shown", route, status)
+				continue
+			}
+			headers, _ := c.followRef(t, resp)["headers"].(map[string]any)
+			for name := range headers {
+				if !strings.Contains(block, `<td class="name">`+name+`</td>`) {
+					t.Errorf("%s: header %s of response %s not shown", route, name, status)
+				}
 			}
 		}
 	}
+}
+
+// responseBlock returns the part of an endpoint's section that shows the
+// response with status, or "".
+func responseBlock(section, status string) string {
+	for _, block := range strings.Split(section, `<div class="response">`)[1:] {
+		if strings.Contains(block, `">`+status+`</span>`) {
+			return block
+		}
+	}
+	return ""
 }
 
 // docsSection returns the page's section for one endpoint, from its
@@ -1222,11 +1650,13 @@ func mustUnescape(t testing.TB, s string) string {
 func TestRenderDocsRefusesBrokenDocuments(t *testing.T) {
 	t.Parallel()
 	for name, doc := range map[string]string{
-		"not JSON":          `{`,
-		"dangling $ref":     `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"$ref": "#/components/responses/Nope"}}}}}}`,
-		"foreign $ref":      `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "content": {"application/json": {"schema": {"$ref": "other.json#/X"}}}}}}}}}`,
-		"two media types":   `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "content": {"a/b": {"schema": {}}, "c/d": {"schema": {}}}}}}}}}`,
-		"type not a string": `{"components": {"schemas": {"X": {"type": 5}}}}`,
+		"not JSON":                `{`,
+		"dangling $ref":           `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"$ref": "#/components/responses/Nope"}}}}}}`,
+		"foreign $ref":            `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "content": {"application/json": {"schema": {"$ref": "other.json#/X"}}}}}}}}}`,
+		"two media types":         `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "content": {"a/b": {"schema": {}}, "c/d": {"schema": {}}}}}}}}}`,
+		"type not a string":       `{"components": {"schemas": {"X": {"type": 5}}}}`,
+		"dangling header $ref":    `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "headers": {"H": {"$ref": "#/components/headers/Nope"}}}}}}}}`,
+		"header $ref to a schema": `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "headers": {"H": {"$ref": "#/components/schemas/X"}}}}}}}, "components": {"schemas": {"X": {"type": "string"}}}}`,
 	} {
 		if _, err := renderDocs([]byte(doc)); err == nil {
 			t.Errorf("%s: rendered without error", name)

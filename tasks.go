@@ -296,9 +296,18 @@ func decodeCursor(s string) (listCursor, bool) {
 	}
 	var id [16]byte
 	copy(id[:], b[8:])
-	micros := int64(binary.BigEndian.Uint64(b[:8]))
+	// A hand-made cursor can name any instant; PostgreSQL refuses those
+	// far outside its range. Every task lies within years 1 to 9999, so
+	// clamping changes no page.
+	micros := min(max(int64(binary.BigEndian.Uint64(b[:8])), minCursorMicros), maxCursorMicros)
 	return listCursor{CreatedAt: time.UnixMicro(micros).UTC(), ID: formatUUID(id)}, true
 }
+
+// The range a cursor's time is clamped to: years 1 to 9999.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
 
 // maxPageLimit is the largest ?limit= accepted.
 const maxPageLimit = 1000

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of a running tasksvc: walks a new user through all six task
-# endpoints and the main error cases, prints one line per step, and exits
+# endpoints, pagination, ETags with conditional requests, an idempotent
+# retry, and the main error cases; prints one line per step, and exits
 # non-zero at the first surprise.
 #
 # Usage: scripts/smoke.sh [BASE_URL [ERRORS_URL]]
@@ -37,26 +38,39 @@ fail() {
   exit 1
 }
 
-# call METHOD URL [BODY]: one request; sets status and body, keeps headers.
+# call [-H 'Name: value']... METHOD URL [BODY]: one request with those
+# headers; sets status and body, keeps the response headers.
 call() {
+  local args=(-sS -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 10)
+  while [ "${1-}" = "-H" ]; do
+    args+=(-H "$2")
+    shift 2
+  done
   local method=$1 url=$2
-  local args=(-sS -X "$method" -o "$tmp/body" -D "$tmp/headers" -w '%{http_code}' --max-time 10)
+  args+=(-X "$method")
   if [ $# -ge 3 ]; then
     args+=(-H 'Content-Type: application/json' --data-binary "$3")
   fi
   step=$((step + 1))
   body=""
+  : >"$tmp/body" # curl leaves the file alone when an answer has no body (304)
   status=$(curl "${args[@]}" "$url") || fail "$method $url: curl failed"
   body=$(cat "$tmp/body")
   # prism marks an answer that disagrees with openapi.json.
   if [ -n "$(header sl-violations)" ]; then
     fail "$method $url: answer disagrees with openapi.json: $(header sl-violations)"
   fi
+  [ -n "$(header X-Request-ID)" ] || fail "$method $url: answer without X-Request-ID"
 }
 
 # header NAME: the value of a response header of the last call.
 header() {
   grep -i "^$1:" "$tmp/headers" | head -n 1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//' || true
+}
+
+# next_page: the URL in the last call's Link: <URL>; rel="next", if any.
+next_page() {
+  header Link | sed -n 's/^<\([^>]*\)>; rel="next"$/\1/p'
 }
 
 # field KEY: the first value of KEY in the last body, depth first (strings
@@ -95,8 +109,9 @@ expect() {
 tasks="$base/api/$user/tasks"
 echo "smoke test of $base (invalid requests to $errors), user $user"
 
-call GET "$base/healthz"
+call -H "X-Request-ID: $user" GET "$base/healthz"
 expect 200 "GET /healthz: the process runs" status ok
+[ "$(header X-Request-ID)" = "$user" ] || fail "X-Request-ID = '$(header X-Request-ID)', want ours echoed: $user"
 call GET "$base/readyz"
 expect 200 "GET /readyz: the store answers" status ready
 
@@ -117,16 +132,71 @@ call GET "$tasks"
 expect 200 "GET list: both tasks, oldest first" id "$id"
 [ "$(count)" = 2 ] || fail "list has $(count) tasks, want 2"
 
-call GET "$tasks/$id"
-expect 200 "GET one: the task as created" id "$id" title "Buy groceries"
+call POST "$tasks" '{"title": "Water the plants"}'
+expect 201 "POST: a third task"
+id3=$(field id)
 
-call PUT "$tasks/$id" '{"title": "Buy groceries and flowers", "description": null}'
-expect 200 "PUT: title changed, description cleared" title "Buy groceries and flowers" description null is_completed false
+# Pagination: pages of two, following the Link header.
+call GET "$tasks?limit=2"
+expect 200 "GET list?limit=2: first page, with a Link to the next" id "$id"
+[ "$(count)" = 2 ] || fail "the first page has $(count) tasks, want 2"
+next=$(next_page)
+[ -n "$next" ] || fail "the first page has no Link rel=\"next\" (Link: '$(header Link)')"
+call GET "$base$next"
+expect 200 "GET the Link: the last page, without a Link" id "$id3"
+[ "$(count)" = 1 ] || fail "the last page has $(count) tasks, want 1"
+[ -z "$(header Link)" ] || fail "the last page has a Link: $(header Link)"
+call GET "$tasks?completed=true&limit=10"
+expect 200 "GET list?completed=true: none done yet"
+[ "$(count)" = 0 ] || fail "$(count) completed tasks, want 0"
+
+# ETags: a 304 for a copy that is current, a 412 for a write based on an
+# old one.
+call GET "$tasks/$id"
+expect 200 "GET one: the task as created, with an ETag" id "$id" title "Buy groceries"
+etag=$(header ETag)
+[ -n "$etag" ] || fail "GET one without an ETag"
+call -H "If-None-Match: $etag" GET "$tasks/$id"
+expect 304 "GET one with If-None-Match: not modified, no body"
+[ -z "$body" ] || fail "a 304 with a body"
+[ "$(header ETag)" = "$etag" ] || fail "304 ETag = '$(header ETag)', want $etag"
+
+call -H "If-Match: $etag" PUT "$tasks/$id" '{"title": "Buy groceries and flowers", "description": null}'
+expect 200 "PUT with If-Match: title changed, description cleared" title "Buy groceries and flowers" description null is_completed false
+etag2=$(header ETag)
+[ -n "$etag2" ] && [ "$etag2" != "$etag" ] || fail "ETag after PUT = '$etag2', want a new one (was $etag)"
+call -H "If-Match: $etag" PUT "$tasks/$id" '{"title": "a lost update"}'
+expect 412 "PUT with the old ETag in If-Match: refused" detail "Precondition Failed: the task has changed since that ETag"
+[ "$(header ETag)" = "$etag2" ] || fail "412 ETag = '$(header ETag)', want the current $etag2"
+call GET "$tasks/$id"
+expect 200 "GET one: the refused PUT changed nothing" title "Buy groceries and flowers"
 
 call PATCH "$tasks/$id/complete"
 expect 200 "PATCH complete: done" is_completed true
 call PATCH "$tasks/$id/complete"
 expect 200 "PATCH complete again: not done" is_completed false
+
+# Idempotent retries: the same key and request are answered, not redone.
+key="$user-rent"
+call -H "Idempotency-Key: $key" POST "$tasks" '{"title": "Pay rent"}'
+expect 201 "POST with an Idempotency-Key: created" title "Pay rent"
+idk=$(field id)
+[ -z "$(header Idempotent-Replayed)" ] || fail "a first answer marked Idempotent-Replayed"
+call -H "Idempotency-Key: $key" POST "$tasks" '{"title": "Pay rent"}'
+expect 201 "POST it again with the key (a retry): the same task, replayed" id "$idk"
+[ "$(header Idempotent-Replayed)" = true ] || fail "Idempotent-Replayed = '$(header Idempotent-Replayed)', want true"
+[ "$(header Location)" = "/api/$user/tasks/$idk" ] || fail "replayed Location = '$(header Location)'"
+call GET "$tasks"
+expect 200 "GET list: the retry made no second task"
+[ "$(count)" = 4 ] || fail "list has $(count) tasks, want 4"
+call -H "Idempotency-Key: $key" POST "$tasks" '{"title": "Pay rent twice"}'
+expect 422 "POST another task with that key: 422 at the header" type value_error
+grep -q '"idempotency-key"' <<<"$body" || fail "the 422 is not at the idempotency-key header"
+call -H "Idempotency-Key: $key-done" PATCH "$tasks/$idk/complete"
+expect 200 "PATCH complete with an Idempotency-Key: done" is_completed true
+call -H "Idempotency-Key: $key-done" PATCH "$tasks/$idk/complete"
+expect 200 "PATCH complete again with the key (a retry): still done, replayed" is_completed true
+[ "$(header Idempotent-Replayed)" = true ] || fail "Idempotent-Replayed = '$(header Idempotent-Replayed)', want true"
 
 call DELETE "$tasks/$id"
 expect 200 "DELETE: gone" message "Task deleted successfully"
@@ -159,9 +229,25 @@ expect 405 "DELETE the list: 405" detail "Method Not Allowed"
 [ "$(header Allow)" = "GET, HEAD, POST" ] || fail "Allow = '$(header Allow)', want 'GET, HEAD, POST'"
 call GET "$errors/api/$user/nope"
 expect 404 "GET an unknown path: 404" detail "Not Found"
+call GET "$etasks?limit=0"
+expect 422 "GET list?limit=0: 422" type greater_than_equal
+call GET "$etasks?limit=1001"
+expect 422 "GET list?limit=1001: 422" type less_than_equal
+call GET "$etasks?limit=ten"
+expect 422 "GET list?limit=ten: 422" type int_parsing
+call GET "$etasks?completed=maybe"
+expect 422 "GET list?completed=maybe: 422" type bool_type
+call GET "$etasks?after=not-a-cursor"
+expect 422 "GET list?after=not-a-cursor: 422" type value_error
+call -H "Idempotency-Key: two words" POST "$etasks" '{"title": "t"}'
+expect 422 "POST with an Idempotency-Key that has a space: 422" type value_error
 
 call DELETE "$tasks/$id2"
-expect 200 "DELETE the second task: nothing left behind"
+expect 200 "DELETE the second task"
+call -H "If-Match: *" DELETE "$tasks/$id3"
+expect 200 "DELETE the third task, If-Match: *"
+call DELETE "$tasks/$idk"
+expect 200 "DELETE the rent task: nothing left behind"
 call GET "$tasks"
 expect 200 "GET list: empty again"
 [ "$(count)" = 0 ] || fail "list has $(count) tasks after the clean-up"
