@@ -1048,23 +1048,10 @@ func TestLoadConfigRejectsBadAuthValues(t *testing.T) {
 // (none if token is empty).
 func callAuth(t *testing.T, s *service, method, path, body, token string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	if token == "" {
+		return s.callWith(t, method, path, body)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	return s.callWith(t, method, path, body, bearer(token)...)
 }
 
 // TestServiceAuthentication: the binary with AUTH_HS256_SECRET and

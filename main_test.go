@@ -329,9 +329,20 @@ func (s *service) stopWith(t *testing.T, sig os.Signal) {
 // call sends one request to the running service.
 func (s *service) call(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
+	code, _, got := s.callWith(t, method, path, body)
+	return code, got
+}
+
+// callWith sends one request with the headers given as name, value pairs,
+// and returns the status, the response headers and the body.
+func (s *service) callWith(t *testing.T, method, path, body string, header ...string) (int, http.Header, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, s.base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -342,7 +353,7 @@ func (s *service) call(t *testing.T, method, path, body string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 func TestServiceInMemory(t *testing.T) {

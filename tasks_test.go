@@ -938,20 +938,10 @@ func TestBodyCutShort(t *testing.T) {
 	}
 }
 
-// wireTask is the struct encoding/json would marshal for a task; appendTask
-// must write exactly the same bytes.
-type wireTask struct {
-	ID          string  `json:"id"`
-	UserID      string  `json:"user_id"`
-	Title       string  `json:"title"`
-	Description *string `json:"description"`
-	IsCompleted bool    `json:"is_completed"`
-	CreatedAt   string  `json:"created_at"`
-	UpdatedAt   string  `json:"updated_at"`
-}
-
+// marshalWithReflection is what encoding/json writes for a task's wire
+// struct (testTask); appendTask must write exactly the same bytes.
 func marshalWithReflection(t Task) []byte {
-	b, err := json.Marshal(wireTask{t.ID, t.UserID, t.Title, t.Description, t.IsCompleted,
+	b, err := json.Marshal(testTask{t.ID, t.UserID, t.Title, t.Description, t.IsCompleted,
 		t.CreatedAt.UTC().Format(timeLayout), t.UpdatedAt.UTC().Format(timeLayout)})
 	if err != nil {
 		panic(err)
