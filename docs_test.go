@@ -1712,6 +1712,11 @@ func TestDocsPage(t *testing.T) {
 	if m := externalResource.FindString(page); m != "" {
 		t.Errorf("the page would fetch something: %q", m)
 	}
+	// The introduction shows the security scheme the operations link to.
+	if !strings.Contains(page, `<section class="endpoint" id="security-bearerAuth">`+"\n<h3>bearerAuth</h3>\n"+
+		"<p><code>Authorization: Bearer &lt;token&gt;</code> (HTTP bearer, JWT)</p>\n<p>A JSON Web Token in Authorization: Bearer &lt;token&gt;. Required on every /api/ operation") {
+		t.Error("the page does not show the bearerAuth scheme in its introduction")
+	}
 	for _, route := range registeredRoutes(t) {
 		method, path, _ := strings.Cut(route, " ")
 		section := docsSection(t, page, method, path)
@@ -1721,6 +1726,14 @@ func TestDocsPage(t *testing.T) {
 		op := c.operation(t, route)
 		if !strings.Contains(section, "curl -i") {
 			t.Errorf("%s: no curl example", route)
+		}
+		wantAuth := "<h4>Authentication</h4>\n<p class=\"auth\">None: open to every caller.</p>"
+		if op["security"] != nil {
+			wantAuth = "<h4>Authentication</h4>\n<p class=\"auth\">Authorization: Bearer token, when the service requires it. " +
+				`See <a href="#security-bearerAuth">bearerAuth</a>.</p>`
+		}
+		if !strings.Contains(section, wantAuth) {
+			t.Errorf("%s: the page does not show its security requirement %s as %q", route, brief(op["security"]), wantAuth)
 		}
 		for _, name := range regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(path, -1) {
 			if !strings.Contains(section, `<td class="name">`+name[1]+`</td>`) {
@@ -1876,6 +1889,9 @@ func TestRenderDocsRefusesBrokenDocuments(t *testing.T) {
 		"two media types":         `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "content": {"a/b": {"schema": {}}, "c/d": {"schema": {}}}}}}}}}`,
 		"type not a string":       `{"components": {"schemas": {"X": {"type": 5}}}}`,
 		"dangling header $ref":    `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "headers": {"H": {"$ref": "#/components/headers/Nope"}}}}}}}}`,
+		"unknown security scheme": `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "security": [{"nope": []}], "responses": {}}}}}`,
+		"API key security scheme": `{"components": {"securitySchemes": {"k": {"type": "apiKey", "name": "k", "in": "header"}}}}`,
+		"two schemes together":    `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "security": [{"a": [], "b": []}], "responses": {}}}}, "components": {"securitySchemes": {"a": {"type": "http", "scheme": "bearer"}, "b": {"type": "http", "scheme": "bearer"}}}}`,
 		"header $ref to a schema": `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "headers": {"H": {"$ref": "#/components/schemas/X"}}}}}}}, "components": {"schemas": {"X": {"type": "string"}}}}`,
 	} {
 		if _, err := renderDocs([]byte(doc)); err == nil {
