@@ -65,12 +65,16 @@ type apiDoc struct {
 		Name        string `json:"name"`
 		Description string `json:"description"`
 	} `json:"tags"`
-	Paths      map[string]apiPathItem `json:"paths"`
+	// Security is the default requirement of every operation; nil when
+	// the document sets none.
+	Security   []apiSecurityRequirement `json:"security"`
+	Paths      map[string]apiPathItem   `json:"paths"`
 	Components struct {
-		Parameters map[string]apiParameter `json:"parameters"`
-		Headers    map[string]apiHeader    `json:"headers"`
-		Schemas    map[string]*apiSchema   `json:"schemas"`
-		Responses  map[string]apiResponse  `json:"responses"`
+		SecuritySchemes map[string]apiSecurityScheme `json:"securitySchemes"`
+		Parameters      map[string]apiParameter      `json:"parameters"`
+		Headers         map[string]apiHeader         `json:"headers"`
+		Schemas         map[string]*apiSchema        `json:"schemas"`
+		Responses       map[string]apiResponse       `json:"responses"`
 	} `json:"components"`
 }
 
@@ -101,12 +105,26 @@ type methodOperation struct {
 }
 
 type apiOperation struct {
-	Tags        []string               `json:"tags"`
-	Summary     string                 `json:"summary"`
-	Description string                 `json:"description"`
-	Parameters  []apiParameter         `json:"parameters"`
-	RequestBody *apiRequestBody        `json:"requestBody"`
-	Responses   map[string]apiResponse `json:"responses"`
+	Tags        []string                 `json:"tags"`
+	Summary     string                   `json:"summary"`
+	Description string                   `json:"description"`
+	Security    []apiSecurityRequirement `json:"security"` // nil: the document's
+	Parameters  []apiParameter           `json:"parameters"`
+	RequestBody *apiRequestBody          `json:"requestBody"`
+	Responses   map[string]apiResponse   `json:"responses"`
+}
+
+// apiSecurityRequirement names the schemes that together satisfy it, each
+// with its scopes; the empty requirement is satisfied by no credentials.
+type apiSecurityRequirement map[string][]string
+
+// apiSecurityScheme is a components.securitySchemes entry; the page shows
+// HTTP schemes (bearer, basic…), the kind the document uses.
+type apiSecurityScheme struct {
+	Type         string `json:"type"`
+	Scheme       string `json:"scheme"`
+	BearerFormat string `json:"bearerFormat"`
+	Description  string `json:"description"`
 }
 
 type apiParameter struct {
@@ -209,6 +227,7 @@ const docsBaseURL = "http://localhost:" + defaultPort
 type docsPage struct {
 	Title, Version, Summary string
 	Description             []docsBlock
+	Security                []docsScheme
 	BaseURL                 string
 	Groups                  []docsGroup
 	Schemas                 []docsSchema
@@ -225,8 +244,21 @@ type docsGroup struct {
 	Endpoints         []docsEndpoint
 }
 
+// docsScheme is a security scheme, shown in the page's introduction.
+type docsScheme struct {
+	Name, Header, Kind, Description string
+}
+
+// docsAuth is what an endpoint asks of the caller: Text in words, and the
+// schemes it names, linked to the introduction.
+type docsAuth struct {
+	Text    string
+	Schemes []string
+}
+
 type docsEndpoint struct {
 	Anchor, Method, Path, Summary, Description string
+	Auth                                       docsAuth
 	Params                                     []docsField
 	Body                                       *docsBody
 	Responses                                  []docsResponse
@@ -291,6 +323,23 @@ func renderDocs(doc []byte) ([]byte, error) {
 func newDocsPage(d *apiDoc) (docsPage, error) {
 	page := docsPage{Title: d.Info.Title, Version: d.Info.Version, Summary: d.Info.Summary,
 		Description: textBlocks(d.Info.Description), BaseURL: docsBaseURL}
+	schemeNames := make([]string, 0, len(d.Components.SecuritySchemes))
+	for name := range d.Components.SecuritySchemes {
+		schemeNames = append(schemeNames, name)
+	}
+	slices.Sort(schemeNames)
+	for _, name := range schemeNames {
+		s := d.Components.SecuritySchemes[name]
+		if err := checkBearerScheme(s); err != nil {
+			return docsPage{}, fmt.Errorf("security scheme %s: %w", name, err)
+		}
+		kind := "HTTP bearer"
+		if s.BearerFormat != "" {
+			kind += ", " + s.BearerFormat
+		}
+		page.Security = append(page.Security, docsScheme{Name: name, Header: "Authorization: Bearer <token>",
+			Kind: kind, Description: s.Description})
+	}
 	paths := make([]string, 0, len(d.Paths))
 	for p := range d.Paths {
 		paths = append(paths, p)
@@ -331,6 +380,15 @@ func newDocsPage(d *apiDoc) (docsPage, error) {
 func newDocsEndpoint(d *apiDoc, path, method string, item apiPathItem, op *apiOperation) (docsEndpoint, error) {
 	ep := docsEndpoint{Anchor: anchorFor(method, path), Method: method, Path: path,
 		Summary: op.Summary, Description: op.Description}
+	security := op.Security
+	if security == nil {
+		security = d.Security
+	}
+	auth, err := authOf(d, security)
+	if err != nil {
+		return docsEndpoint{}, err
+	}
+	ep.Auth = auth
 	examples := make(map[string]string)
 	for _, p := range slices.Concat(item.Parameters, op.Parameters) {
 		if p.Ref != "" {
@@ -388,6 +446,54 @@ func newDocsEndpoint(d *apiDoc, path, method string, item apiPathItem, op *apiOp
 	}
 	ep.Curl = curlExample(method, path, examples, bodyExample)
 	return ep, nil
+}
+
+// checkBearerScheme refuses a security scheme the page cannot describe:
+// anything but an HTTP bearer scheme, the kind the document uses.
+func checkBearerScheme(s apiSecurityScheme) error {
+	if s.Type != "http" || !strings.EqualFold(s.Scheme, "bearer") {
+		return fmt.Errorf("type %q, scheme %q: only HTTP bearer schemes are supported", s.Type, s.Scheme)
+	}
+	return nil
+}
+
+// authOf says in words what an operation's security requirements ask:
+// nothing, a bearer token, or a bearer token only when the service is
+// configured to require one (a requirement list holding the empty
+// requirement too, as the /api/ operations have).
+func authOf(d *apiDoc, reqs []apiSecurityRequirement) (docsAuth, error) {
+	var auth docsAuth
+	optional := false
+	for _, req := range reqs {
+		if len(req) == 0 {
+			optional = true
+			continue
+		}
+		if len(req) > 1 {
+			return docsAuth{}, fmt.Errorf("a security requirement of %d schemes together is not supported", len(req))
+		}
+		for name := range req {
+			s, ok := d.Components.SecuritySchemes[name]
+			if !ok {
+				return docsAuth{}, fmt.Errorf("no security scheme %q", name)
+			}
+			if err := checkBearerScheme(s); err != nil {
+				return docsAuth{}, fmt.Errorf("security scheme %s: %w", name, err)
+			}
+			if !slices.Contains(auth.Schemes, name) {
+				auth.Schemes = append(auth.Schemes, name)
+			}
+		}
+	}
+	switch {
+	case len(auth.Schemes) == 0:
+		auth.Text = "None: open to every caller."
+	case optional:
+		auth.Text = "Authorization: Bearer token, when the service requires it."
+	default:
+		auth.Text = "Authorization: Bearer token, required."
+	}
+	return auth, nil
 }
 
 func newDocsResponse(d *apiDoc, status string, r apiResponse) (docsResponse, error) {
@@ -801,7 +907,14 @@ code.outline { background: #f1f3f6; padding: 1px 5px; border-radius: 3px; }
 {{range .Description}}{{if .Items}}<ul>{{range .Items}}<li>{{.}}</li>{{end}}</ul>
 {{else}}<p>{{.Text}}</p>
 {{end}}{{end}}
-<p>The machine-readable document is at <a href="/openapi.json"><code>/openapi.json</code></a> (OpenAPI 3.1). The curl examples assume the service at <code>{{.BaseURL}}</code>.</p>
+{{with .Security}}<h2 id="security">Authentication</h2>
+{{range .}}<section class="endpoint" id="security-{{.Name}}">
+<h3>{{.Name}}</h3>
+<p><code>{{.Header}}</code> ({{.Kind}})</p>
+<p>{{.Description}}</p>
+</section>
+{{end}}{{end}}
+<p>The machine-readable document is at <a href="/openapi.json"><code>/openapi.json</code></a> (OpenAPI 3.1). The curl examples assume the service at <code>{{.BaseURL}}</code>{{if .Security}}, without authentication: when it requires tokens, add <code>-H 'Authorization: Bearer &lt;token&gt;'</code>{{end}}.</p>
 <nav>
 <h2>Endpoints</h2>
 <ul>
@@ -815,6 +928,8 @@ code.outline { background: #f1f3f6; padding: 1px 5px; border-radius: 3px; }
 <section class="endpoint" id="{{.Anchor}}">
 <div class="head"><span class="method {{lower .Method}}">{{.Method}}</span><span class="path">{{.Path}}</span><h3>{{.Summary}}</h3></div>
 {{with .Description}}<p>{{.}}</p>{{end}}
+<h4>Authentication</h4>
+<p class="auth">{{.Auth.Text}}{{range .Auth.Schemes}} See <a href="#security-{{.}}">{{.}}</a>.{{end}}</p>
 {{with .Params}}<h4>Parameters</h4>
 <table><tr><th>Name</th><th>In</th><th>Type</th><th>Description</th></tr>
 {{range .}}{{template "field" .}}{{end}}</table>

@@ -730,11 +730,30 @@ func TestSchemaCheckerFailsAMutatedDocument(t *testing.T) {
 	if notModified.Code != http.StatusNotModified {
 		t.Fatalf("If-None-Match: %d", notModified.Code)
 	}
+	// The answers of authentication, on a create.
+	f := newAuthFixture(t)
+	authed := f.handler(newMemStore())
+	down := newAuthFixture(t)
+	down.jwks.serve(http.StatusInternalServerError, nil)
+	refusals := []*httptest.ResponseRecorder{
+		serve(t, authed, "POST", "/api/u/tasks", `{"title": "t"}`),
+		serve(t, authed, "POST", "/api/u/tasks", `{"title": "t"}`, bearer("x.y.z")...),
+		serve(t, authed, "POST", "/api/u/tasks", `{"title": "t"}`, bearer(f.ed.token(t, claimsFor(f.clock, "v")))...),
+		serve(t, down.handler(newMemStore()), "POST", "/api/u/tasks", `{"title": "t"}`, bearer(down.ed.token(t, claimsFor(down.clock, "u")))...),
+	}
+	for i, want := range []int{401, 401, 403, 503} {
+		if refusals[i].Code != want {
+			t.Fatalf("refusal %d: %d %s, want %d", i, refusals[i].Code, refusals[i].Body, want)
+		}
+	}
 	check := func(c schemaChecker) func(testing.TB) {
 		return func(tb testing.TB) {
 			c.checkResponse(tb, create, first)
 			c.checkResponse(tb, create, replay)
 			c.checkResponse(tb, get, notModified)
+			for _, rec := range refusals {
+				c.checkResponse(tb, create, rec)
+			}
 			checkQuerySchemasAgree(tb, c)
 			checkHeaderSchemasAgree(tb, c)
 		}
@@ -797,6 +816,27 @@ func TestSchemaCheckerFailsAMutatedDocument(t *testing.T) {
 		},
 		"If-Match as an ETag": func(doc map[string]any) {
 			at(doc, "components", "parameters", "IfMatch")["schema"] = map[string]any{"$ref": "#/components/headers/ETag/schema"}
+		},
+		"a 401 without WWW-Authenticate": func(doc map[string]any) {
+			delete(at(doc, "components", "responses", "Unauthorized", "headers"), "WWW-Authenticate")
+		},
+		"a challenge never with an error": func(doc map[string]any) {
+			at(doc, "components", "responses", "Unauthorized", "headers", "WWW-Authenticate", "schema")["pattern"] = "^Bearer$"
+		},
+		"no 401 documented": func(doc map[string]any) {
+			delete(at(doc, "paths", "/api/{user_id}/tasks", "post", "responses"), "401")
+		},
+		"a 401 detail the code does not give": func(doc map[string]any) {
+			at(doc, "components", "responses", "Unauthorized", "content", "application/json", "schema", "properties", "detail")["enum"] = []any{"Not authenticated", "Unauthorized"}
+		},
+		"no 403 documented": func(doc map[string]any) {
+			delete(at(doc, "paths", "/api/{user_id}/tasks", "post", "responses"), "403")
+		},
+		"a 403 of another wording": func(doc map[string]any) {
+			at(doc, "components", "responses", "Forbidden", "content", "application/json", "schema", "properties", "detail")["const"] = "Forbidden"
+		},
+		"the database's 503 only": func(doc map[string]any) {
+			at(doc, "paths", "/api/{user_id}/tasks", "post", "responses")["503"] = map[string]any{"$ref": "#/components/responses/ServiceUnavailable"}
 		},
 	}
 	for name, mutate := range mutations {
@@ -990,6 +1030,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: update, server: ok, target: one, body: `{}`, status: 200},
 		{op: update, server: ok, target: one, body: `{"title": "t`, cutShort: true, status: 400},
 		{op: update, server: ok, target: "/api/other/tasks/" + task.ID, body: `{}`, header: []string{"If-Match", stale}, status: 404},
+		{op: update, server: ok, target: "/api/../tasks/" + task.ID, body: `{}`, status: 404},
 		{op: update, server: ok, target: guarded, body: `{"title": "lost update"}`, header: []string{"If-Match", stale}, status: 412},
 		{op: update, server: ok, target: one, body: tooBig, status: 413},
 		{op: update, server: ok, target: one, body: `{"title": "` + strings.Repeat("a", 501) + `", "is_completed": "maybe"}`, status: 422},
@@ -1001,6 +1042,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "flip-1"}, status: 200},
 		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "flip-1"}, status: 200}, // replayed
 		{op: toggle, server: ok, target: "/api/u/tasks/" + missingID + "/complete", status: 404},
+		{op: toggle, server: ok, target: "/api/../tasks/" + task.ID + "/complete", status: 404},
 		{op: toggle, server: ok, target: guarded + "/complete", header: []string{"If-Match", "W/" + guardedTag}, status: 412},
 		{op: toggle, server: ok, target: one + "0/complete", status: 422},
 		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "k-1"}, status: 422}, // a create's key
@@ -1009,6 +1051,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 
 		{op: del, server: ok, target: "/api/u/tasks/" + doomed.ID, header: []string{"If-Match", "*"}, status: 200},
 		{op: del, server: ok, target: "/api/u/tasks/" + doomed.ID, header: requestID("delete-1"), status: 404},
+		{op: del, server: ok, target: "/api/./tasks/" + missingID, status: 404},
 		{op: del, server: ok, target: guarded, header: []string{"If-Match", `"x", ` + stale}, status: 412},
 		{op: del, server: ok, target: "/api/u/tasks/urn:uuid:x", status: 422},
 		{op: del, server: broken, target: one, status: 500},
@@ -1025,8 +1068,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: "GET /docs", server: down, target: "/docs", header: requestID("docs-1"), status: 200},
 	}
 	cases = append(cases, methodNotAllowedCases(c, ok, task.ID)...)
+	cases = append(cases, authCases(t, one)...)
 
 	covered := make(map[string]bool)     // "op status"
+	seenDetails := make(map[string]bool) // "op status detail"
 	sentParams := make(map[string]bool)  // "op in name"
 	seenHeaders := make(map[string]bool) // "op status Header-Name"
 	seenTypes := make(map[string]bool)
@@ -1062,6 +1107,14 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		if id := req.Header.Get("X-Request-ID"); id != "" && rec.Header().Get("X-Request-ID") != id {
 			t.Errorf("%s %s: X-Request-ID %q, want the request's %q echoed", method, tc.target, rec.Header().Get("X-Request-ID"), id)
 		}
+		var answer struct{ Detail any }
+		json.Unmarshal(rec.Body.Bytes(), &answer)
+		if d, ok := answer.Detail.(string); ok {
+			seenDetails[fmt.Sprint(tc.op, " ", rec.Code, " ", d)] = true
+		}
+		if rec.Code == http.StatusUnauthorized {
+			checkChallenge(t, tc.op, rec)
+		}
 		if rec.Code == http.StatusUnprocessableEntity {
 			var got struct{ Detail []struct{ Type string } }
 			json.Unmarshal(rec.Body.Bytes(), &got)
@@ -1082,6 +1135,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 					t.Errorf("openapi.json documents header %s on %s %s, but no case here gets it", name, op, status)
 				}
 			}
+			for _, d := range c.documentedDetails(t, op, status) {
+				if !seenDetails[op+" "+status+" "+d] {
+					t.Errorf("openapi.json documents detail %q on %s %s, but no case here gets it", d, op, status)
+				}
+			}
 		}
 		for _, p := range c.parameters(t, op) {
 			if p["in"] == "path" {
@@ -1099,6 +1157,168 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			t.Errorf("openapi.json names 422 type %q, which no case here provokes", typ)
 		}
 	}
+}
+
+// authCases are the answers of the six /api/ operations with
+// authentication on (every AUTH_* variable set, as in auth_test.go): a
+// good token, none, a malformed, an expired and a not yet valid one
+// (401), a good token of another user (403), and a good token whose key
+// must be fetched from a key server that is down (503). one is a task's
+// path; the task need not exist, since every refusal comes first.
+func authCases(t testing.TB, one string) []responseCase {
+	f := newAuthFixture(t)
+	authed := f.handler(newMemStore())
+	down := newAuthFixture(t)
+	down.jwks.serve(http.StatusInternalServerError, []byte(`{"error": "down"}`))
+	keysDown := down.handler(newMemStore())
+	now := f.clock.now().Unix()
+	good := func(sub string) []string { return bearer(f.ed.token(t, claimsFor(f.clock, sub))) }
+	ops := []struct{ op, target, body string }{
+		{"GET /api/{user_id}/tasks", "/api/u/tasks", ""},
+		{"POST /api/{user_id}/tasks", "/api/u/tasks", `{"title": "t"}`},
+		{"GET /api/{user_id}/tasks/{task_id}", one, ""},
+		{"PUT /api/{user_id}/tasks/{task_id}", one, `{}`},
+		{"DELETE /api/{user_id}/tasks/{task_id}", one, ""},
+		{"PATCH /api/{user_id}/tasks/{task_id}/complete", one + "/complete", ""},
+	}
+	cases := []responseCase{
+		{op: ops[0].op, server: authed, target: "/api/u/tasks", header: good("u"), status: 200},
+		{op: ops[1].op, server: authed, target: "/api/u/tasks", body: `{"title": "t"}`, header: good("u"), status: 201},
+	}
+	for _, o := range ops {
+		refused := func(server http.Handler, status int, header ...string) responseCase {
+			return responseCase{op: o.op, server: server, target: o.target, body: o.body, header: header, status: status}
+		}
+		cases = append(cases,
+			refused(authed, 401),
+			refused(authed, 401, "Authorization", "Basic dTpw"),
+			refused(authed, 401, bearer("not.a.token")...),
+			refused(authed, 401, bearer(f.rs.token(t, with(claimsFor(f.clock, "u"), "exp", now-31)))...),
+			refused(authed, 401, bearer(f.ec.token(t, with(claimsFor(f.clock, "u"), "nbf", now+31)))...),
+			refused(authed, 401, bearer(f.hs.token(t, with(claimsFor(f.clock, "u"), "exp", nil)))...),
+			refused(authed, 403, good("someone-else")...),
+			refused(keysDown, 503, bearer(down.ed.token(t, claimsFor(down.clock, "u")))...),
+		)
+	}
+	return cases
+}
+
+// TestOpenAPISecurityMatchesAuth: an operation requires bearerAuth in
+// openapi.json exactly when, with authentication on, it answers 401 without
+// a token and not with a good one; each also lists the empty requirement,
+// since without AUTH_* set it needs no token (as TestResponsesMatchOpenAPI
+// shows); nothing else is ever required. And the bearerAuth scheme says
+// what the authenticator checks.
+func TestOpenAPISecurityMatchesAuth(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	f := newAuthFixture(t)
+	authed := f.handler(newMemStore())
+	bearerAuth := map[string]any{"bearerAuth": []any{}}
+	protected := 0
+	for _, op := range documentedOperations(c) {
+		method, path, _ := strings.Cut(op, " ")
+		o := c.operation(t, op)
+		security, ok := o["security"]
+		if !ok {
+			security = c.doc["security"] // nil, no requirement, if unset
+		}
+		reqs, _ := security.([]any)
+		var wantsToken, open bool
+		for _, r := range reqs {
+			switch req, _ := r.(map[string]any); {
+			case len(req) == 0:
+				open = true
+			case reflect.DeepEqual(req, bearerAuth):
+				wantsToken = true
+			default:
+				t.Errorf("%s: security requirement %s is neither bearerAuth nor empty", op, brief(r))
+			}
+		}
+		if wantsToken && !open {
+			t.Errorf("%s requires bearerAuth without the empty alternative, but without AUTH_* set it needs no token", op)
+		}
+		target := concretePath(path, "u", missingID)
+		body := ""
+		if o["requestBody"] != nil {
+			body = `{"title": "t"}`
+		}
+		noToken := serve(t, authed, method, target, body)
+		if refused := noToken.Code == http.StatusUnauthorized; refused != wantsToken {
+			t.Errorf("%s without a token, authentication on: %d; openapi.json requires bearerAuth: %v", op, noToken.Code, wantsToken)
+		}
+		if wantsToken {
+			protected++
+			withToken := serve(t, authed, method, target, body, bearer(f.ed.token(t, claimsFor(f.clock, "u")))...)
+			if withToken.Code == http.StatusUnauthorized || withToken.Code == http.StatusForbidden {
+				t.Errorf("%s with a good token: %d %s", op, withToken.Code, withToken.Body)
+			}
+		}
+	}
+	if protected != 6 {
+		t.Errorf("%d operations require bearerAuth, want the six under /api/", protected)
+	}
+
+	schemes, _ := c.doc["components"].(map[string]any)["securitySchemes"].(map[string]any)
+	if len(schemes) != 1 {
+		t.Errorf("security schemes %s, want bearerAuth alone", brief(schemes))
+	}
+	scheme, _ := schemes["bearerAuth"].(map[string]any)
+	for key, want := range map[string]string{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"} {
+		if scheme[key] != want {
+			t.Errorf("bearerAuth %s = %v, want %q", key, scheme[key], want)
+		}
+	}
+	// What the description promises is what the authenticator checks.
+	leeway := fmt.Sprintf("%d seconds", int(authLeeway/time.Second))
+	description, _ := scheme["description"].(string)
+	for _, want := range []string{algEdDSA, algRS256, algES256, algHS256, "AUTH_JWKS_URL", "AUTH_HS256_SECRET",
+		"AUTH_ISSUER", "AUTH_AUDIENCE", "exp is required", leeway, "nbf", "sub must equal the path's user_id"} {
+		if !strings.Contains(description, want) {
+			t.Errorf("bearerAuth's description does not say %q", want)
+		}
+	}
+	unauthorized, _ := c.followRef(t, map[string]any{"$ref": "#/components/responses/Unauthorized"})["description"].(string)
+	if !strings.Contains(unauthorized, leeway) {
+		t.Errorf("the Unauthorized response's description does not give the leeway, %s", leeway)
+	}
+}
+
+// checkChallenge checks a 401's WWW-Authenticate against its detail, as
+// the Unauthorized response describes them: Bearer without a token, else
+// an invalid_token error whose description is the detail.
+func checkChallenge(t testing.TB, op string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	var got struct{ Detail string }
+	json.Unmarshal(rec.Body.Bytes(), &got)
+	want := `Bearer error="invalid_token", error_description="` + got.Detail + `"`
+	if got.Detail == "Not authenticated" {
+		want = "Bearer"
+	}
+	if challenge := rec.Header().Get("WWW-Authenticate"); challenge != want {
+		t.Errorf("%s 401 %q: WWW-Authenticate = %q, want %q", op, got.Detail, challenge, want)
+	}
+}
+
+// documentedDetails returns the fixed detail strings (a const or an enum)
+// op documents for status, or none when its detail is not a fixed string.
+func (c schemaChecker) documentedDetails(t testing.TB, op, status string) []string {
+	t.Helper()
+	responses, _ := c.operation(t, op)["responses"].(map[string]any)
+	content, _ := c.followRef(t, responses[status])["content"].(map[string]any)
+	media, _ := content["application/json"].(map[string]any)
+	schema, _ := media["schema"].(map[string]any)
+	props, _ := schema["properties"].(map[string]any)
+	d, _ := props["detail"].(map[string]any)
+	var out []string
+	if v, ok := d["const"].(string); ok {
+		out = append(out, v)
+	}
+	enum, _ := d["enum"].([]any)
+	for _, v := range enum {
+		out = append(out, v.(string))
+	}
+	return out
 }
 
 // methodNotAllowedCases asks every documented operation's path for a
@@ -1492,6 +1712,11 @@ func TestDocsPage(t *testing.T) {
 	if m := externalResource.FindString(page); m != "" {
 		t.Errorf("the page would fetch something: %q", m)
 	}
+	// The introduction shows the security scheme the operations link to.
+	if !strings.Contains(page, `<section class="endpoint" id="security-bearerAuth">`+"\n<h3>bearerAuth</h3>\n"+
+		"<p><code>Authorization: Bearer &lt;token&gt;</code> (HTTP bearer, JWT)</p>\n<p>A JSON Web Token in Authorization: Bearer &lt;token&gt;. Required on every /api/ operation") {
+		t.Error("the page does not show the bearerAuth scheme in its introduction")
+	}
 	for _, route := range registeredRoutes(t) {
 		method, path, _ := strings.Cut(route, " ")
 		section := docsSection(t, page, method, path)
@@ -1501,6 +1726,14 @@ func TestDocsPage(t *testing.T) {
 		op := c.operation(t, route)
 		if !strings.Contains(section, "curl -i") {
 			t.Errorf("%s: no curl example", route)
+		}
+		wantAuth := "<h4>Authentication</h4>\n<p class=\"auth\">None: open to every caller.</p>"
+		if op["security"] != nil {
+			wantAuth = "<h4>Authentication</h4>\n<p class=\"auth\">Authorization: Bearer token, when the service requires it. " +
+				`See <a href="#security-bearerAuth">bearerAuth</a>.</p>`
+		}
+		if !strings.Contains(section, wantAuth) {
+			t.Errorf("%s: the page does not show its security requirement %s as %q", route, brief(op["security"]), wantAuth)
 		}
 		for _, name := range regexp.MustCompile(`\{(\w+)\}`).FindAllStringSubmatch(path, -1) {
 			if !strings.Contains(section, `<td class="name">`+name[1]+`</td>`) {
@@ -1656,6 +1889,9 @@ func TestRenderDocsRefusesBrokenDocuments(t *testing.T) {
 		"two media types":         `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "content": {"a/b": {"schema": {}}, "c/d": {"schema": {}}}}}}}}}`,
 		"type not a string":       `{"components": {"schemas": {"X": {"type": 5}}}}`,
 		"dangling header $ref":    `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "headers": {"H": {"$ref": "#/components/headers/Nope"}}}}}}}}`,
+		"unknown security scheme": `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "security": [{"nope": []}], "responses": {}}}}}`,
+		"API key security scheme": `{"components": {"securitySchemes": {"k": {"type": "apiKey", "name": "k", "in": "header"}}}}`,
+		"two schemes together":    `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "security": [{"a": [], "b": []}], "responses": {}}}}, "components": {"securitySchemes": {"a": {"type": "http", "scheme": "bearer"}, "b": {"type": "http", "scheme": "bearer"}}}}`,
 		"header $ref to a schema": `{"tags": [{"name": "x"}], "paths": {"/a": {"get": {"tags": ["x"], "responses": {"200": {"description": "d", "headers": {"H": {"$ref": "#/components/schemas/X"}}}}}}}, "components": {"schemas": {"X": {"type": "string"}}}}`,
 	} {
 		if _, err := renderDocs([]byte(doc)); err == nil {
