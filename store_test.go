@@ -146,6 +146,9 @@ func openTestPostgresWith(t testing.TB, raw string, set func(*pgOptions)) *pgSto
 		t.Fatalf("test database URL: %v", err)
 	}
 	opts := defaultPgOptions()
+	// Smaller pools than the service's: many tests hold one at once, and
+	// the server allows 100 connections in all.
+	opts.MaxConns, opts.MaxIdleConns = 8, 8
 	set(&opts)
 	s, err := openPostgres(t.Context(), cfg, opts)
 	if err != nil {
