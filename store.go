@@ -253,10 +253,11 @@ func defaultPgOptions() pgOptions {
 	}
 }
 
-// pgStore is the PostgreSQL taskStore. It uses plain parameterised queries,
-// each sent in one round trip (see parsePostgresURL), and no named prepared
-// statements, so transaction-mode poolers such as PgBouncer and Neon's
-// pooled endpoint work.
+// pgStore is the PostgreSQL taskStore. Every request is one statement and
+// one round trip: a named prepared statement (Bind, Execute, Sync) on a
+// direct connection, or an unnamed one (Parse, Bind, Describe, Execute, Sync
+// in one write, see parsePostgresURL) behind a transaction-mode pooler such
+// as PgBouncer or Neon's pooled endpoint, which cannot keep named ones.
 type pgStore struct {
 	db      *sql.DB
 	timeout time.Duration
