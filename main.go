@@ -232,8 +232,10 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 	return cfg, nil
 }
 
-// maxStoreTimeout keeps DATABASE_TIMEOUT, plus the stall grace, inside the
-// server's WriteTimeout.
+// maxStoreTimeout keeps DATABASE_TIMEOUT inside the server's WriteTimeout,
+// so a 503 for a slow database can still be written. Each store method
+// keeps within one DATABASE_TIMEOUT in all, however many statements it
+// runs.
 const maxStoreTimeout = 20 * time.Second
 
 // loadPgOptions reads the pool and deadline settings.
@@ -578,18 +580,25 @@ func withLogging(log *slog.Logger, next http.Handler) http.Handler {
 		w.Header().Set(requestIDHeader, id)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p) // net/http's way to abort a response; let it through
-				}
+			p := recover()
+			if p != nil && p != http.ErrAbortHandler {
 				log.Error("panic", "method", r.Method, "route", r.Pattern, "request_id", id,
 					"panic", p, "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					writeJSON(sw, http.StatusInternalServerError, detail{"Internal Server Error"})
+					p = nil
+				} else {
+					// Part of the answer is out and its status cannot
+					// change: abort it, so the client sees a broken
+					// response rather than a short one that looks whole.
+					p = http.ErrAbortHandler
 				}
 			}
 			log.Info("request", "method", r.Method, "route", r.Pattern, "status", sw.status,
-				"duration", time.Since(start), "request_id", id)
+				"duration", time.Since(start), "request_id", id, "aborted", p != nil)
+			if p != nil {
+				panic(p) // net/http's way to abort a response
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

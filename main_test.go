@@ -713,3 +713,52 @@ func TestHeaderLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicAfterHeadersAbortsTheResponse: a panic once part of an answer is
+// out cannot become a 500; the connection is aborted, so the client sees a
+// broken response, and the request still gets its access-log line. The
+// same holds for http.ErrAbortHandler.
+func TestPanicAfterHeadersAbortsTheResponse(t *testing.T) {
+	t.Parallel()
+	for _, p := range []any{"boom", http.ErrAbortHandler} {
+		var buf syncBuffer
+		log := slog.New(slog.NewTextHandler(&buf, nil))
+		srv := httptest.NewServer(withLogging(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`[{"id": "1"},`))
+			w.(http.Flusher).Flush()
+			panic(p)
+		})))
+		resp, err := srv.Client().Get(srv.URL)
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		srv.Close() // waits for the handler, and so for its log lines
+		if err == nil {
+			t.Errorf("panic(%v) after the headers: the client read a complete response", p)
+		}
+		if !strings.Contains(buf.String(), "msg=request") || !strings.Contains(buf.String(), "aborted=true") {
+			t.Errorf("panic(%v): no access line marked aborted:\n%s", p, buf.String())
+		}
+	}
+}
+
+// syncBuffer is a strings.Builder safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -418,9 +418,23 @@ func (s *pgStore) retrySchema(ctx context.Context, log *slog.Logger) error {
 	}
 }
 
-// applySchema runs schema.sql in one transaction, holding an advisory lock
-// so that instances starting together take turns.
+// applySchema creates what is missing of the schema, prepares the
+// statements (when the store prepares them) and marks the store ready.
 func (s *pgStore) applySchema(ctx context.Context) error {
+	if err := s.createSchema(ctx); err != nil {
+		return err
+	}
+	if err := s.prepareStatements(ctx); err != nil {
+		return err
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// createSchema runs schema.sql in one transaction within the store's
+// timeout, holding an advisory lock so that instances starting together
+// take turns.
+func (s *pgStore) createSchema(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -437,10 +451,6 @@ func (s *pgStore) applySchema(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return classify("apply schema", err)
 	}
-	if err := s.prepareStatements(ctx); err != nil {
-		return err
-	}
-	s.ready.Store(true)
 	return nil
 }
 
@@ -453,7 +463,10 @@ func (s *pgStore) prepareStatements(ctx context.Context) error {
 	}
 	stmts := make(map[string]*sql.Stmt, len(allStatements))
 	for _, q := range allStatements {
-		st, err := s.db.PrepareContext(ctx, q)
+		// A deadline of its own for each: the schema's round trips and
+		// these together may take longer than one timeout on a distant
+		// database, and each is a single round trip.
+		st, err := s.prepareOne(ctx, q)
 		if err != nil {
 			for _, st := range stmts {
 				st.Close()
@@ -464,6 +477,13 @@ func (s *pgStore) prepareStatements(ctx context.Context) error {
 	}
 	s.stmts = stmts
 	return nil
+}
+
+// prepareOne prepares one statement within the store's timeout.
+func (s *pgStore) prepareOne(ctx context.Context, query string) (*sql.Stmt, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.db.PrepareContext(ctx, query)
 }
 
 // stmt returns the prepared statement for query, or nil to send it unnamed.
@@ -644,12 +664,18 @@ func scanTask(row rowScanner) (Task, error) {
 // caller consumes them.
 func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
 	return func(yield func(Task, error) bool) {
-		ctx, cancel, err := s.begin(ctx, "list tasks")
-		if err != nil {
-			yield(Task{}, err)
+		if !s.ready.Load() {
+			yield(Task{}, fmt.Errorf("list tasks: %w", errNotReady))
 			return
 		}
-		defer cancel()
+		// The deadline counts only the waits on the database, not the time
+		// the caller takes to send each task on: a slow client reading a
+		// long list is not a slow database. The timer stops while a task is
+		// yielded and starts again for the next row.
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		timer := time.AfterFunc(s.timeout, func() { cancel(context.DeadlineExceeded) })
+		defer timer.Stop()
 		query, args := listArgs(userID, q)
 		rows, err := s.query(ctx, query, args...)
 		if err != nil {
@@ -663,11 +689,19 @@ func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) ite
 				yield(Task{}, classify("list tasks", err))
 				return
 			}
+			if !timer.Stop() {
+				break // the deadline passed while the row was read
+			}
 			if !yield(t, nil) {
 				return
 			}
+			timer.Reset(s.timeout)
 		}
-		if err := rows.Err(); err != nil {
+		err = rows.Err()
+		if cause := context.Cause(ctx); errors.Is(cause, context.DeadlineExceeded) {
+			err = cause // rows.Err says only "canceled"
+		}
+		if err != nil {
 			yield(Task{}, classify("list tasks", err))
 		}
 	}
@@ -675,6 +709,8 @@ func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) ite
 
 // CreateTask implements taskStore.
 func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask, key idempotencyKey) (Task, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout) // for all its statements
+	defer cancel()
 	id := newTaskID()
 	if key.Key != "" {
 		return s.keyedWrite(ctx, "create task", createTaskKeyedSQL, userID, key,
@@ -740,8 +776,14 @@ func (s *pgStore) recordedAnswer(ctx context.Context, userID string, key idempot
 	defer cancel()
 	var hash []byte
 	var description sql.NullString
-	row := s.queryRow(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds)
-	err = row.Scan(&hash, &t.ID, &t.UserID, &t.Title, &description, &t.IsCompleted, &t.CreatedAt, &t.UpdatedAt)
+	scan := func(row *sql.Row) error {
+		return row.Scan(&hash, &t.ID, &t.UserID, &t.Title, &description, &t.IsCompleted, &t.CreatedAt, &t.UpdatedAt)
+	}
+	err = scan(s.queryRow(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds))
+	if isStatementMissing(err) {
+		s.fallBackToUnnamed(err)
+		err = scan(s.db.QueryRowContext(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds))
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return Task{}, false, nil
 	}
@@ -784,6 +826,8 @@ func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) 
 // UpdateTask implements taskStore in one statement, so a concurrent toggle
 // can never be lost between a read and a write.
 func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (Task, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout) // for all its statements
+	defer cancel()
 	t, err := s.queryTask(ctx, "update task", updateTaskSQL,
 		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted, u.IfMatch.sqlArg())
 	return t, s.whyNotFound(ctx, userID, id, u.IfMatch, err)
@@ -827,6 +871,8 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 // ToggleTask implements taskStore with a single UPDATE … SET x = NOT x, which
 // PostgreSQL serialises on the row lock.
 func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (Task, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout) // for all its statements
+	defer cancel()
 	if key.Key != "" {
 		t, replayed, err := s.keyedWrite(ctx, "toggle task", toggleTaskKeyedSQL, userID, key,
 			userID, id, cond.sqlArg(), key.Key, key.Hash[:])
@@ -862,7 +908,8 @@ func (s *pgStore) queryTask(ctx context.Context, op, query string, args ...any) 
 	}
 	defer cancel()
 	t, err := scanTask(s.queryRow(ctx, query, args...))
-	if st := s.stmt(query); st != nil && isStatementMissing(err) {
+	if isStatementMissing(err) {
+		// The server never ran it, so sending it again is safe.
 		s.fallBackToUnnamed(err)
 		t, err = scanTask(s.db.QueryRowContext(ctx, query, args...))
 	}

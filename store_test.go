@@ -1080,3 +1080,43 @@ func TestPostgresKeysExpire(t *testing.T) {
 		t.Errorf("%d keys after the purge (%v), want the unexpired one", n, err)
 	}
 }
+
+// TestPostgresSlowListReader: the store's deadline bounds the waits on the
+// database, not the time a slow client takes to read a long list.
+func TestPostgresSlowListReader(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), func(o *pgOptions) {
+		o.Timeout = 200 * time.Millisecond
+	})
+	user := newUserID(t)
+	for range 30 {
+		mustCreate(t, s, user, newTask{Title: "t"})
+	}
+	start, n := time.Now(), 0
+	for _, err := range s.ListTasks(t.Context(), user, listQuery{}) {
+		if err != nil {
+			t.Fatalf("after %d tasks and %v: %v", n, time.Since(start), err)
+		}
+		n++
+		time.Sleep(20 * time.Millisecond) // a slow client: 600 ms for the list
+	}
+	if n != 30 {
+		t.Errorf("read %d tasks, want 30", n)
+	}
+}
+
+// TestPostgresOutOfRangeETag: an If-Match naming a time PostgreSQL cannot
+// hold is a 412, as on the memory store, never a 500.
+func TestPostgresOutOfRangeETag(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "t"})
+	h := newServer(discardLogger(), s, testCORS)
+	for _, tag := range []string{`"-gzzs93zls00"`, `"zzzzzzzzzzzz"`} {
+		rec := serve(t, h, "DELETE", "/api/"+user+"/tasks/"+task.ID, "", "If-Match", tag)
+		if rec.Code != http.StatusPreconditionFailed {
+			t.Errorf("If-Match %s: %d %s, want 412", tag, rec.Code, rec.Body)
+		}
+	}
+}

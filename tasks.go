@@ -576,7 +576,9 @@ func tagVersion(tag string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	micros, err := strconv.ParseInt(tag[1:len(tag)-1], 36, 64)
-	if err != nil {
+	// Outside years 1 to 9999 no stored task can be at that version, and
+	// PostgreSQL would refuse the timestamp: the tag names none.
+	if err != nil || micros < minCursorMicros || micros > maxCursorMicros {
 		return time.Time{}, false
 	}
 	return time.UnixMicro(micros).UTC(), true

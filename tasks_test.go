@@ -1181,6 +1181,7 @@ func TestETags(t *testing.T) {
 		{"DELETE", one(task.ID), "", tag},
 		{"DELETE", one(task.ID), "", "W/" + newTag},
 		{"DELETE", one(task.ID), "", "garbage"},
+		{"DELETE", one(task.ID), "", `"-gzzs93zls00"`}, // year 0: no task is at that version
 	} {
 		rec := serve(t, h, w.method, w.target, w.body, "If-Match", w.ifMatch)
 		wantDetail(t, rec, http.StatusPreconditionFailed, "Precondition Failed: the task has changed since that ETag")
