@@ -805,10 +805,13 @@ func FuzzPathParams(f *testing.F) {
 		// it misses the route only where the mux would clean it: an empty,
 		// "." or ".." segment of the escaped path (url.PathEscape leaves
 		// dots alone), or an empty task segment, which no wildcard matches.
+		// Nor does a wildcard match a segment that decodes to a lone "/"
+		// (%2F): Go's router takes it for a trailing slash.
 		oneTask := strings.Contains(r.path, "{task}")
 		segments := strings.Split(strings.TrimSuffix(path, "/"), "/")[1:]
-		unroutable := slices.ContainsFunc(segments, func(seg string) bool { return seg == "" || seg == "." || seg == ".." }) ||
-			oneTask && task == ""
+		unroutable := slices.ContainsFunc(segments, func(seg string) bool {
+			return seg == "" || seg == "." || seg == ".." || seg == "%2F"
+		}) || oneTask && task == ""
 		routeMiss := rec.Code == http.StatusNotFound && strings.Contains(rec.Body.String(), `"Not Found"`)
 		if routeMiss != unroutable || rec.Code == http.StatusMethodNotAllowed {
 			t.Fatalf("%s: %d %s; route miss expected: %v", what, rec.Code, rec.Body, unroutable)
