@@ -1,7 +1,8 @@
 package main
 
 // Handler tests: every row of CONTRACT.md's Resource, Endpoints and Errors
-// sections, driven through newServer with httptest on the in-memory store.
+// sections, driven through newServer with httptest on the in-memory store;
+// the features beyond the plan also on PostgreSQL (onEachStore).
 
 import (
 	"bytes"
@@ -1045,6 +1046,20 @@ func TestListFailure(t *testing.T) {
 	}
 }
 
+// onEachStore runs test on a server over the memory store and, with
+// TEST_DATABASE_URL set, over PostgreSQL, each with a user id of its own.
+func onEachStore(t *testing.T, test func(t *testing.T, h http.Handler, user string)) {
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		test(t, newTestServer(t), newUserID(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+		test(t, newServer(discardLogger(), s, testCORS), newUserID(t))
+	})
+}
+
 // linkPattern reads a Link header's next-page URL.
 var linkPattern = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
 
@@ -1053,8 +1068,12 @@ var linkPattern = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
 // on every page; without parameters the list is whole and has no Link.
 func TestListPagination(t *testing.T) {
 	t.Parallel()
-	h := newTestServer(t)
-	user := "pager/ü" // escaped in the path, and so in the Link
+	onEachStore(t, func(t *testing.T, h http.Handler, user string) {
+		testListPagination(t, h, user+"/ü") // escaped in the path, and so in the Link
+	})
+}
+
+func testListPagination(t *testing.T, h http.Handler, user string) {
 	var all []testTask
 	for i := range 11 {
 		task := createTask(t, h, url.PathEscape(user), fmt.Sprintf(`{"title": "task %d"}`, i))
@@ -1145,9 +1164,12 @@ func TestListQueryValidation(t *testing.T) {
 // the current ETag and nothing changed.
 func TestETags(t *testing.T) {
 	t.Parallel()
-	h := newTestServer(t)
-	one := func(id string) string { return "/api/alice/tasks/" + id }
-	created := serve(t, h, "POST", "/api/alice/tasks", `{"title": "t"}`)
+	onEachStore(t, testETags)
+}
+
+func testETags(t *testing.T, h http.Handler, user string) {
+	one := func(id string) string { return "/api/" + user + "/tasks/" + id }
+	created := serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "t"}`)
 	task := decodeAs[testTask](t, created, http.StatusCreated)
 	tag := created.Header().Get("ETag")
 	if !regexp.MustCompile(`^"[0-9a-z]+"$`).MatchString(tag) {
@@ -1189,7 +1211,7 @@ func TestETags(t *testing.T) {
 			t.Errorf("%s If-Match %s: 412 with ETag %q, want the current %q", w.method, w.ifMatch, got, newTag)
 		}
 	}
-	if got := getTask(t, h, "alice", task.ID); got.Title != "u" || got.IsCompleted {
+	if got := getTask(t, h, user, task.ID); got.Title != "u" || got.IsCompleted {
 		t.Errorf("refused writes changed the task: %+v", got)
 	}
 	// "*", or a list naming the current tag, will do.
@@ -1209,15 +1231,19 @@ func TestETags(t *testing.T) {
 // different request, or a malformed key, is a 422 at the header.
 func TestIdempotencyKeyHeader(t *testing.T) {
 	t.Parallel()
-	h := newTestServer(t)
+	onEachStore(t, testIdempotencyKeyHeader)
+}
+
+func testIdempotencyKeyHeader(t *testing.T, h http.Handler, user string) {
+	tasks := "/api/" + user + "/tasks"
 	body := `{"title": "pay rent", "description": null}`
-	first := serve(t, h, "POST", "/api/alice/tasks", body, "Idempotency-Key", "abc-123")
+	first := serve(t, h, "POST", tasks, body, "Idempotency-Key", "abc-123")
 	task := decodeAs[testTask](t, first, http.StatusCreated)
 	if first.Header().Get("Idempotent-Replayed") != "" {
 		t.Error("a first answer is marked as a replay")
 	}
 	// Same request, written differently: still the same request.
-	retry := serve(t, h, "POST", "/api/alice/tasks", `{"description":null,  "title":"pay rent"}`, "Idempotency-Key", "abc-123")
+	retry := serve(t, h, "POST", tasks, `{"description":null,  "title":"pay rent"}`, "Idempotency-Key", "abc-123")
 	if got := decodeAs[testTask](t, retry, http.StatusCreated); !equalTasks(got, task) {
 		t.Errorf("replay = %+v, want %+v", got, task)
 	}
@@ -1231,19 +1257,19 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 			t.Errorf("replay %s = %q, want %q", hdr, got, want)
 		}
 	}
-	if n := len(listTasks(t, h, "alice")); n != 1 {
+	if n := len(listTasks(t, h, user)); n != 1 {
 		t.Errorf("%d tasks after a retried POST, want 1", n)
 	}
-	rec := serve(t, h, "POST", "/api/alice/tasks", `{"title": "pay rent twice"}`, "Idempotency-Key", "abc-123")
+	rec := serve(t, h, "POST", tasks, `{"title": "pay rent twice"}`, "Idempotency-Key", "abc-123")
 	wantItems(t, rec, "value_error@header.idempotency-key")
 
-	toggle := "/api/alice/tasks/" + task.ID + "/complete"
+	toggle := tasks + "/" + task.ID + "/complete"
 	flipped := decodeAs[testTask](t, serve(t, h, "PATCH", toggle, "", "Idempotency-Key", "flip-1"), http.StatusOK)
 	rec = serve(t, h, "PATCH", toggle, "", "Idempotency-Key", "flip-1")
 	if got := decodeAs[testTask](t, rec, http.StatusOK); !equalTasks(got, flipped) || rec.Header().Get("Idempotent-Replayed") != "true" {
 		t.Errorf("retried toggle = %+v (replayed %q), want the first answer %+v", got, rec.Header().Get("Idempotent-Replayed"), flipped)
 	}
-	if !getTask(t, h, "alice", task.ID).IsCompleted {
+	if !getTask(t, h, user, task.ID).IsCompleted {
 		t.Error("the retried toggle flipped the task back")
 	}
 
@@ -1252,15 +1278,15 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 		{"Idempotency-Key", "has space"},
 		{"Idempotency-Key", "ключ"},
 	} {
-		wantItems(t, serve(t, h, "POST", "/api/alice/tasks", body, bad...), "value_error@header.idempotency-key")
+		wantItems(t, serve(t, h, "POST", tasks, body, bad...), "value_error@header.idempotency-key")
 	}
-	req := httptest.NewRequest("POST", "/api/alice/tasks", strings.NewReader(body))
+	req := httptest.NewRequest("POST", tasks, strings.NewReader(body))
 	req.Header.Add("Idempotency-Key", "a")
 	req.Header.Add("Idempotency-Key", "b")
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	wantItems(t, rec, "value_error@header.idempotency-key")
-	if rec := serve(t, h, "POST", "/api/alice/tasks", body, "Idempotency-Key", strings.Repeat("k", 255)); rec.Code != http.StatusCreated {
+	if rec := serve(t, h, "POST", tasks, body, "Idempotency-Key", strings.Repeat("k", 255)); rec.Code != http.StatusCreated {
 		t.Errorf("255-character key: %d", rec.Code)
 	}
 }
