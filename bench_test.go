@@ -99,3 +99,17 @@ func BenchmarkPostgresGetOverHTTP(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkPostgresToggle is one toggle, the write path, with prepared
+// statements on TEST_DATABASE_URL: its allocations show work done twice.
+func BenchmarkPostgresToggle(b *testing.B) {
+	s := openTestPostgresWith(b, testPostgresURL(b, "TEST_DATABASE_URL"), func(o *pgOptions) { o.Prepare = true })
+	user := testRunID + "-bench"
+	task := mustCreate(b, s, user, newTask{Title: "Buy groceries"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.ToggleTask(b.Context(), user, task.ID, nil, idempotencyKey{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
