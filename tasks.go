@@ -172,8 +172,10 @@ const (
 // the connection is aborted and the client sees a broken response, never a
 // short list that looks complete.
 //
-// With ?limit=N it answers one page, and a Link header to the next page
-// when there is one; ?completed= and ?after= narrow the list.
+// With ?limit=N it answers one page, fetching one task more to learn
+// whether a next page exists, for the Link header. A page (1,000 tasks at
+// most) is gathered whole, since that header goes before the body.
+// ?completed= and ?after= narrow the list.
 func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var v validator
@@ -183,12 +185,13 @@ func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		if q.Limit > 0 {
-			writePage(w, r, log, store, userID, q)
-			return
+		limit := q.Limit
+		if limit > 0 {
+			q.Limit++ // the look-ahead task
 		}
 		buf := make([]byte, 0, listChunkBytes+1024)
 		buf = append(buf, '[')
+		var last Task
 		started, n := false, 0
 		for t, err := range store.ListTasks(r.Context(), userID, q) {
 			if err != nil {
@@ -199,12 +202,17 @@ func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
 				logRequestError(log, slog.LevelError, "list cut short", w, r, err)
 				panic(http.ErrAbortHandler)
 			}
+			if limit > 0 && n == limit {
+				w.Header().Set("Link", nextPageLink(r, last))
+				break
+			}
 			if n > 0 {
 				buf = append(buf, ',')
 			}
 			buf = appendTask(buf, t)
+			last = t
 			n++
-			if len(buf) >= listChunkBytes {
+			if limit == 0 && len(buf) >= listChunkBytes {
 				if !started {
 					w.Header().Set("Content-Type", "application/json")
 					w.WriteHeader(http.StatusOK)
@@ -220,34 +228,8 @@ func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
 	})
 }
 
-// writePage answers one page of at most q.Limit tasks, fetching one more
-// to learn whether a next page exists. A page is small (1,000 tasks at
-// most), so it is gathered before anything is sent.
-func writePage(w http.ResponseWriter, r *http.Request, log *slog.Logger, store taskStore, userID string, q listQuery) {
-	limit := q.Limit
-	q.Limit++
-	buf := make([]byte, 0, 4096)
-	buf = append(buf, '[')
-	var last Task
-	n := 0
-	for t, err := range store.ListTasks(r.Context(), userID, q) {
-		if err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if n == limit {
-			w.Header().Set("Link", nextPageLink(r, last))
-			break
-		}
-		if n > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendTask(buf, t)
-		last = t
-		n++
-	}
-	writeJSONBytes(w, http.StatusOK, append(buf, ']'), false)
-}
+// listChunkBytes is how much of a list is gathered before it is written.
+const listChunkBytes = 32 << 10
 
 // nextPageLink is the Link header value for the page after last: the
 // request's own query with after= moved on.
@@ -354,9 +336,6 @@ func (v *validator) listQuery(r *http.Request) listQuery {
 	}
 	return q
 }
-
-// listChunkBytes is how much of a list is gathered before it is written.
-const listChunkBytes = 32 << 10
 
 // handleCreateTask answers POST /api/{user_id}/tasks.
 func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
