@@ -1195,14 +1195,7 @@ func BenchmarkAuthMiddleware(b *testing.B) {
 			if c.token != "" {
 				req.Header.Set("Authorization", "Bearer "+c.token)
 			}
-			b.ReportAllocs()
-			for b.Loop() {
-				rec := httptest.NewRecorder()
-				c.h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					b.Fatalf("status %d", rec.Code)
-				}
-			}
+			benchServe(b, c.h, req)
 		})
 	}
 }

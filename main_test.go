@@ -589,15 +589,7 @@ func BenchmarkMiddlewareOverhead(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			req := httptest.NewRequest("GET", c.target, nil)
-			b.ReportAllocs()
-			for b.Loop() {
-				rec := httptest.NewRecorder()
-				c.h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					b.Fatalf("status %d", rec.Code)
-				}
-			}
+			benchServe(b, c.h, httptest.NewRequest("GET", c.target, nil))
 		})
 	}
 }
