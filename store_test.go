@@ -14,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -898,21 +897,13 @@ func withURLParam(raw, key, value string) string {
 	return raw + sep + key + "=" + url.QueryEscape(value)
 }
 
-// keyFor makes an idempotency key bound to a request described by what.
-func keyFor(key string, what ...any) idempotencyKey {
-	var v validator
-	req := httptest.NewRequest("POST", "/", nil)
-	req.Header.Set("Idempotency-Key", key)
-	return v.idempotencyKey(req, what...)
-}
-
 // testIdempotentCreate: a key replays the first answer to the same request,
 // creates nothing more, refuses a different request, and is per user.
 func testIdempotentCreate(t *testing.T, s taskStore) {
 	ctx := t.Context()
 	user := newUserID(t)
 	in := newTask{Title: "once", Description: ptr("only once")}
-	key := keyFor("k-1", "create", in.Title, in.Description)
+	key := newIdempotencyKey("k-1", "create", in.Title, in.Description)
 	first, replayed, err := s.CreateTask(ctx, user, in, key)
 	if err != nil || replayed {
 		t.Fatalf("first create: replayed %v, %v", replayed, err)
@@ -935,10 +926,10 @@ func testIdempotentCreate(t *testing.T, s taskStore) {
 		t.Errorf("%d tasks after retries, want 1", len(tasks))
 	}
 	other := newTask{Title: "something else"}
-	if _, _, err := s.CreateTask(ctx, user, other, keyFor("k-1", "create", other.Title, other.Description)); !errors.Is(err, errKeyReused) {
+	if _, _, err := s.CreateTask(ctx, user, other, newIdempotencyKey("k-1", "create", other.Title, other.Description)); !errors.Is(err, errKeyReused) {
 		t.Errorf("same key, other request: err = %v, want errKeyReused", err)
 	}
-	if _, _, err := s.ToggleTask(ctx, user, first.ID, nil, keyFor("k-1", "toggle", first.ID)); !errors.Is(err, errKeyReused) {
+	if _, _, err := s.ToggleTask(ctx, user, first.ID, nil, newIdempotencyKey("k-1", "toggle", first.ID)); !errors.Is(err, errKeyReused) {
 		t.Errorf("create's key on a toggle: err = %v, want errKeyReused", err)
 	}
 	// Keys belong to their user.
@@ -952,7 +943,7 @@ func testIdempotentCreate(t *testing.T, s taskStore) {
 func testIdempotentCreateConcurrent(t *testing.T, s taskStore) {
 	user := newUserID(t)
 	in := newTask{Title: "raced"}
-	key := keyFor("race", "create", in.Title, in.Description)
+	key := newIdempotencyKey("race", "create", in.Title, in.Description)
 	const n = 8
 	results := make([]Task, n)
 	var fresh atomic.Int32
@@ -988,7 +979,7 @@ func testIdempotentToggle(t *testing.T, s taskStore) {
 	ctx := t.Context()
 	user := newUserID(t)
 	task := mustCreate(t, s, user, newTask{Title: "t"})
-	key := keyFor("flip", "toggle", task.ID)
+	key := newIdempotencyKey("flip", "toggle", task.ID)
 	const n = 6
 	var wg sync.WaitGroup
 	var fresh atomic.Int32
@@ -1019,7 +1010,7 @@ func testIdempotentToggle(t *testing.T, s taskStore) {
 		t.Fatalf("retry after delete: replayed %v, %v; want the first answer", replayed, err)
 	}
 	wantSameTask(t, again, first)
-	if _, _, err := s.ToggleTask(ctx, user, missingID, nil, keyFor("other", "toggle", missingID)); !errors.Is(err, errTaskNotFound) {
+	if _, _, err := s.ToggleTask(ctx, user, missingID, nil, newIdempotencyKey("other", "toggle", missingID)); !errors.Is(err, errTaskNotFound) {
 		t.Errorf("keyed toggle of a missing task: %v, want errTaskNotFound", err)
 	}
 }
@@ -1032,7 +1023,7 @@ func TestMemStoreKeysExpire(t *testing.T) {
 	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return clock }
 	in := newTask{Title: "t"}
-	key := keyFor("k", "create", in.Title, in.Description)
+	key := newIdempotencyKey("k", "create", in.Title, in.Description)
 	first, _, _ := s.CreateTask(t.Context(), "u", in, key)
 	clock = clock.Add(idempotencyRetention - time.Second)
 	if again, replayed, _ := s.CreateTask(t.Context(), "u", in, key); !replayed || again.ID != first.ID {
@@ -1051,7 +1042,7 @@ func TestPostgresKeysExpire(t *testing.T) {
 	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
 	user := newUserID(t)
 	in := newTask{Title: "t"}
-	key := keyFor("k", "create", in.Title, in.Description)
+	key := newIdempotencyKey("k", "create", in.Title, in.Description)
 	first, _, err := s.CreateTask(t.Context(), user, in, key)
 	if err != nil {
 		t.Fatal(err)

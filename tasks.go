@@ -477,6 +477,11 @@ func (v *validator) idempotencyKey(r *http.Request, what ...any) idempotencyKey 
 			nil, "header", "idempotency-key")
 		return idempotencyKey{}
 	}
+	return newIdempotencyKey(key, what...)
+}
+
+// newIdempotencyKey binds key to the request that what describes.
+func newIdempotencyKey(key string, what ...any) idempotencyKey {
 	request, err := json.Marshal(what) // unambiguous: each value quoted, null as null
 	if err != nil {
 		panic(fmt.Sprintf("encode idempotent request: %v", err)) // strings and pointers to them cannot fail
@@ -911,9 +916,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		panic(fmt.Sprintf("encode %T response: %v", v, err))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(body)
+	writeJSONBytes(w, status, body, false)
 }
 
 // detail is FastAPI's error body.
