@@ -1,40 +1,14 @@
 package main
 
-// The command line: -version and -h. Everything else is configured through
-// the environment (see loadConfig), which -h lists.
-
 import (
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 )
-
-// envVar is one environment variable the service reads.
-type envVar struct {
-	name, def, help string
-}
-
-// envVars lists every variable loadConfig reads, for -h and .env.example; a
-// test checks the list against what loadConfig actually asks for.
-var envVars = []envVar{
-	{"PORT", defaultPort, "TCP port to listen on, on all interfaces; 0 picks a free one"},
-	{"DATABASE_URL", "unset: tasks are kept in memory only", "PostgreSQL URL, postgres:// or postgresql:// (Neon's works as is)"},
-	{"CORS_ORIGINS", defaultCORSOrigins, "browser origins allowed to call the API, comma-separated, or *"},
-	{"DATABASE_TIMEOUT", defaultStoreTimeout.String(), "how long a request waits for PostgreSQL before a 503 (100ms to 20s)"},
-	{"DATABASE_MAX_CONNS", strconv.Itoa(defaultPgMaxConns), "most connections open to PostgreSQL at once"},
-	{"DATABASE_MAX_IDLE_CONNS", strconv.Itoa(defaultPgMaxIdleConns), "connections kept open between requests (no more than DATABASE_MAX_CONNS)"},
-	{"DATABASE_MAX_IDLE_TIME", defaultPgConnIdleTime.String(), "an idle connection is closed after this long"},
-	{"DATABASE_PREPARE", "auto", "named prepared statements: on, off, or auto (off for a -pooler host or port 6432)"},
-	{"AUTH_JWKS_URL", "unset", "JWK set URL (EdDSA, RS256, ES256 keys); set, /api/ needs a bearer token"},
-	{"AUTH_HS256_SECRET", "unset", "shared secret (32 bytes or more) for HS256 bearer tokens"},
-	{"AUTH_ISSUER", "unset: not checked", "the iss tokens must carry"},
-	{"AUTH_AUDIENCE", "unset: not checked", "an aud tokens must carry"},
-}
 
 // parseFlags reads the command line. exit is true when the process should
 // stop with code instead of serving: after -h (0), -version (0) or a

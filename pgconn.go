@@ -1,0 +1,468 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+)
+
+//go:embed schema.sql
+var schemaSQL string
+
+// schemaLockKey serialises schema creation between instances starting at the
+// same moment: concurrent CREATE TABLE IF NOT EXISTS can still collide in
+// PostgreSQL's catalog. Any constant works; this one spells "tasksvc".
+const schemaLockKey = 0x7461736b737663
+
+// pgOptions are the pool and deadline settings of a pgStore.
+type pgOptions struct {
+	// Timeout bounds each store call, so a database that stops answering
+	// mid-request yields a 503 instead of a hung request. It must stay well
+	// below the HTTP server's WriteTimeout.
+	Timeout time.Duration
+	// MaxConns caps open connections; MaxIdleConns of them are kept open
+	// between requests, for at most ConnMaxIdleTime.
+	MaxConns        int
+	MaxIdleConns    int
+	ConnMaxIdleTime time.Duration
+	// Prepare sends each statement as a named prepared statement, parsed
+	// and planned once per connection instead of on every request. Safe
+	// only when each connection is a server session of its own: not
+	// behind a transaction-mode pooler (see pgPrepareAuto).
+	Prepare bool
+	// Log receives the store's warnings; nil discards them.
+	Log *slog.Logger
+}
+
+// Defaults for pgOptions. Neon closes idle connections when it suspends a
+// compute (after five idle minutes by default), so idle connections are
+// dropped a little before that; database/sql replaces a dead one
+// transparently.
+const (
+	defaultStoreTimeout     = 5 * time.Second
+	defaultPgMaxConns       = 20
+	defaultPgMaxIdleConns   = 20
+	defaultPgConnIdleTime   = 4 * time.Minute
+	pgConnMaxLifetime       = 30 * time.Minute
+	pgDefaultConnectTimeout = 10 * time.Second // when the URL gives no connect_timeout
+)
+
+// pgPrepareAuto decides DATABASE_PREPARE=auto: prepared statements unless
+// the host looks like a transaction-mode pooler (Neon's "-pooler" hosts,
+// PgBouncer's usual port 6432). Behind such a pooler a named statement may
+// reach a server session where another client prepared a different one
+// under the same name, and run it: measured here through PgBouncer 1.18,
+// that silently ran the wrong SQL. PgBouncer 1.21+ with
+// max_prepared_statements set handles them; say DATABASE_PREPARE=on there.
+func pgPrepareAuto(cfg pq.Config) bool {
+	return !strings.Contains(strings.ToLower(cfg.Host), "-pooler") && cfg.Port != 6432
+}
+
+// defaultPgOptions are the settings used unless configured otherwise.
+func defaultPgOptions() pgOptions {
+	return pgOptions{
+		Timeout:         defaultStoreTimeout,
+		MaxConns:        defaultPgMaxConns,
+		MaxIdleConns:    defaultPgMaxIdleConns,
+		ConnMaxIdleTime: defaultPgConnIdleTime,
+	}
+}
+
+// parsePostgresURL turns DATABASE_URL into a lib/pq configuration. It accepts
+// the URL exactly as Neon's console shows it: lib/pq does not implement
+// channel_binding and would pass it to the server as a run-time parameter,
+// which the server refuses, so it is removed here (droppedChannelBinding
+// reports it). Errors never repeat the URL, because it holds the password.
+func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if urlErr, ok := errors.AsType[*url.Error](err); ok {
+			err = urlErr.Err // without the URL
+		}
+		return pq.Config{}, false, fmt.Errorf("DATABASE_URL is not a valid URL: %v", err)
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return pq.Config{}, false, errors.New("DATABASE_URL must start with postgres:// or postgresql://")
+	}
+	cfg, err = pq.NewConfig(raw)
+	if err != nil {
+		msg := err.Error()
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+		return pq.Config{}, false, fmt.Errorf("DATABASE_URL is not usable: %s", msg)
+	}
+	if !u.Query().Has("binary_parameters") {
+		// Without it lib/pq sends each parameterised query as two protocol
+		// round trips (Parse/Describe/Sync, then Bind/Execute/Sync). A
+		// transaction-mode pooler may hand those to different server
+		// connections, which was measured here to fail or, worse, run
+		// another statement's SQL. With it the query is one round trip.
+		cfg.BinaryParameters = true
+	}
+	_, droppedChannelBinding = cfg.Runtime["channel_binding"]
+	delete(cfg.Runtime, "channel_binding")
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = pgDefaultConnectTimeout
+	}
+	return cfg, droppedChannelBinding, nil
+}
+
+// newPostgres returns a store for cfg without connecting: database/sql
+// connects on first use. The store answers errStoreUnavailable until
+// applySchema or startPostgres has succeeded.
+func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
+	connector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure PostgreSQL: %w", err)
+	}
+	// The context deadline of each call makes lib/pq ask the server to
+	// cancel a slow query, but when the network itself stalls, that request
+	// cannot get through either, and the call would wait on its socket for
+	// as long as TCP takes to give up. Socket deadlines end that wait.
+	connector.Dialer(deadlineDialer{timeout: opts.Timeout})
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxIdleConns)
+	db.SetConnMaxIdleTime(opts.ConnMaxIdleTime)
+	db.SetConnMaxLifetime(pgConnMaxLifetime)
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &pgStore{db: db, timeout: opts.Timeout, log: log, prepare: opts.Prepare,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go s.purgeLoop(keyPurgeInterval)
+	return s, nil
+}
+
+// keyPurgeInterval is how often expired idempotency keys are deleted, so
+// a key lives between 24 and 25 hours.
+const keyPurgeInterval = time.Hour
+
+// purgeLoop deletes expired idempotency keys every interval until Close.
+func (s *pgStore) purgeLoop(interval time.Duration) {
+	defer close(s.done)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-ticker.C:
+		}
+		if !s.ready.Load() {
+			continue
+		}
+		if err := s.PurgeExpiredKeys(context.Background()); err != nil {
+			s.log.Warn("purging expired idempotency keys failed; will try again", "err", err)
+		}
+	}
+}
+
+// openPostgres connects with cfg and applies the embedded schema once; a
+// database that cannot be reached is an error.
+func openPostgres(ctx context.Context, cfg pq.Config, opts pgOptions) (*pgStore, error) {
+	s, err := newPostgres(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applySchema(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Start-up backoff: Neon computes take a few seconds to wake, so the first
+// retries come quickly; the cap keeps a long outage from being hammered.
+const (
+	startBackoffMin = 250 * time.Millisecond
+	startBackoffMax = 5 * time.Second
+)
+
+// retrySchema applies the schema, after a first attempt found the database
+// unreachable: it retries with capped exponential backoff and returns nil
+// once the store is ready. It returns an error only for what retrying cannot
+// fix (bad credentials, a missing database, no permission to create the
+// table) or when ctx ends first.
+func (s *pgStore) retrySchema(ctx context.Context, log *slog.Logger) error {
+	backoff := startBackoffMin
+	for attempt := 2; ; attempt++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		err := s.applySchema(ctx)
+		if err == nil {
+			log.Info("PostgreSQL is ready", "attempts", attempt)
+			return nil
+		}
+		if !errors.Is(err, errStoreUnavailable) || ctx.Err() != nil {
+			return err
+		}
+		backoff = min(2*backoff, startBackoffMax)
+		log.Warn("PostgreSQL is still not reachable", "attempt", attempt, "retry_in", backoff, "err", err)
+	}
+}
+
+// applySchema creates what is missing of the schema, prepares the
+// statements (when the store prepares them) and marks the store ready.
+func (s *pgStore) applySchema(ctx context.Context) error {
+	if err := s.createSchema(ctx); err != nil {
+		return err
+	}
+	if err := s.prepareStatements(ctx); err != nil {
+		return err
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// createSchema runs schema.sql in one transaction within the store's
+// timeout, holding an advisory lock so that instances starting together
+// take turns.
+func (s *pgStore) createSchema(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return classify("apply schema", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", schemaLockKey); err != nil {
+		return classify("apply schema", err)
+	}
+	if _, err := tx.ExecContext(ctx, schemaSQL); err != nil {
+		return classify("apply schema", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return classify("apply schema", err)
+	}
+	return nil
+}
+
+// prepareStatements prepares every statement once, when prepare is set.
+// database/sql prepares each again, once, on every other connection that
+// runs it.
+func (s *pgStore) prepareStatements(ctx context.Context) error {
+	if !s.prepare || s.stmts != nil {
+		return nil
+	}
+	stmts := make(map[string]*sql.Stmt, len(allStatements))
+	for _, q := range allStatements {
+		// A deadline of its own for each: the schema's round trips and
+		// these together may take longer than one timeout on a distant
+		// database, and each is a single round trip.
+		st, err := s.prepareOne(ctx, q)
+		if err != nil {
+			for _, st := range stmts {
+				st.Close()
+			}
+			return classify("prepare statements", err)
+		}
+		stmts[q] = st
+	}
+	s.stmts = stmts
+	return nil
+}
+
+// prepareOne prepares one statement within the store's timeout.
+func (s *pgStore) prepareOne(ctx context.Context, query string) (*sql.Stmt, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return s.db.PrepareContext(ctx, query)
+}
+
+// stmt returns the prepared statement for query, or nil to send it unnamed.
+func (s *pgStore) stmt(query string) *sql.Stmt {
+	if s.stmts == nil || s.unprepared.Load() {
+		return nil
+	}
+	return s.stmts[query]
+}
+
+// isStatementMissing reports whether err says the server does not know a
+// prepared statement: the connection went through a transaction-mode pooler
+// that handed the statement to another server session.
+func isStatementMissing(err error) bool {
+	return pq.As(err, pqerror.InvalidSQLStatementName) != nil ||
+		pq.As(err, pqerror.DuplicatePstatement) != nil
+}
+
+// fallBackToUnnamed switches the store to unnamed statements for good.
+func (s *pgStore) fallBackToUnnamed(err error) {
+	if !s.unprepared.Swap(true) {
+		s.log.Warn("PostgreSQL did not know a prepared statement, so a transaction-mode pooler is in the way: "+
+			"sending statements unnamed from now on; set DATABASE_PREPARE=off for this database", "err", err)
+	}
+}
+
+// errNotReady is what calls get before the schema has been applied.
+var errNotReady = fmt.Errorf("%w: the schema is not applied yet", errStoreUnavailable)
+
+// bound gives one store method its deadline: the store's timeout for all
+// the statements the method runs, set once at the top of each exported
+// method (the helpers below it do not add their own). The deadline's
+// context costs a goroutine per query in database/sql and another in lib/pq
+// (9% of a GET's time here: 52 µs against 56 µs per call, and 14 of 46
+// allocations), and it is kept: when it expires, lib/pq asks the server to
+// cancel the statement, so a write stuck behind someone else's lock cannot
+// still be applied after its client got a 503. Socket deadlines alone would
+// close the connection and leave the statement waiting on the server.
+func (s *pgStore) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// checkReady is errStoreUnavailable until the schema is applied.
+func (s *pgStore) checkReady(op string) error {
+	if !s.ready.Load() {
+		return fmt.Errorf("%s: %w", op, errNotReady)
+	}
+	return nil
+}
+
+// queryTask runs a statement that returns at most one task row.
+func (s *pgStore) queryTask(ctx context.Context, op, query string, args ...any) (Task, error) {
+	if err := s.checkReady(op); err != nil {
+		return Task{}, err
+	}
+	t, err := scanTask(s.queryRow(ctx, query, args...))
+	if isStatementMissing(err) {
+		// The server never ran it, so sending it again is safe.
+		s.fallBackToUnnamed(err)
+		t, err = scanTask(s.db.QueryRowContext(ctx, query, args...))
+	}
+	if err != nil {
+		return Task{}, classify(op, err)
+	}
+	return t, nil
+}
+
+// query, queryRow and exec run a statement prepared when the store prepares
+// statements, unnamed otherwise.
+func (s *pgStore) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(query); st != nil {
+		rows, err := st.QueryContext(ctx, args...)
+		if !isStatementMissing(err) {
+			return rows, err
+		}
+		s.fallBackToUnnamed(err)
+	}
+	return s.db.QueryContext(ctx, query, args...)
+}
+
+func (s *pgStore) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.stmt(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.db.QueryRowContext(ctx, query, args...)
+}
+
+func (s *pgStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := s.stmt(query); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		if !isStatementMissing(err) {
+			return res, err
+		}
+		s.fallBackToUnnamed(err)
+	}
+	return s.db.ExecContext(ctx, query, args...)
+}
+
+// classify wraps a database error with the operation and translates the
+// ones handlers act on: no row is errTaskNotFound, a connection problem is
+// errStoreUnavailable. The driver error stays in the chain for the log.
+func classify(op string, err error) error {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("%s: %w", op, errTaskNotFound)
+	case isConnectionError(err):
+		return fmt.Errorf("%s: %w: %w", op, errStoreUnavailable, err)
+	default:
+		return fmt.Errorf("%s: %w", op, err)
+	}
+}
+
+// isConnectionError reports whether err means the database could not be
+// reached or answered in time, rather than that the statement was wrong.
+func isConnectionError(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	if pqErr, ok := errors.AsType[*pq.Error](err); ok {
+		switch pqErr.Code.Class() {
+		case "08", // connection exception
+			"53", // insufficient resources, e.g. too many connections
+			"57": // operator intervention: shutdown, starting up, cancelled
+			return true
+		}
+	}
+	return false
+}
+
+// deadlineDialer dials PostgreSQL connections whose every read and write
+// fails after timeout. lib/pq reads only while it waits for an answer, so an
+// idle pooled connection is never cut; a stalled one is, and database/sql
+// then discards it.
+type deadlineDialer struct {
+	timeout time.Duration
+}
+
+func (d deadlineDialer) Dial(network, addr string) (net.Conn, error) {
+	return d.DialContext(context.Background(), network, addr)
+}
+
+func (d deadlineDialer) DialTimeout(network, addr string, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return d.DialContext(ctx, network, addr)
+}
+
+func (d deadlineDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	// The dial too: connect_timeout may be longer than a request may wait.
+	dialer := net.Dialer{Timeout: d.timeout}
+	c, err := dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineConn{Conn: c, timeout: d.timeout}, nil
+}
+
+// deadlineConn sets a fresh deadline before each read and write.
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}

@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+)
+
+// retentionSeconds is idempotencyRetention as a statement argument.
+var retentionSeconds = int(idempotencyRetention / time.Second)
+
+// sqlArg is the precondition as a statement argument: NULL for none, else
+// an array of timestamps.
+func (c ifMatch) sqlArg() any {
+	if c == nil {
+		return nil
+	}
+	versions := make(pq.StringArray, len(c))
+	for i, v := range c {
+		versions[i] = v.UTC().Format(time.RFC3339Nano)
+	}
+	return versions
+}
+
+// pgStore is the PostgreSQL taskStore. Every request is one statement and
+// one round trip: a named prepared statement (Bind, Execute, Sync) on a
+// direct connection, or an unnamed one (Parse, Bind, Describe, Execute, Sync
+// in one write, see parsePostgresURL) behind a transaction-mode pooler such
+// as PgBouncer or Neon's pooled endpoint, which cannot keep named ones.
+type pgStore struct {
+	db      *sql.DB
+	timeout time.Duration
+	log     *slog.Logger
+	prepare bool
+	// stmts holds the prepared statements by SQL text when prepare is set;
+	// it is written before ready is set and only read afterwards.
+	stmts map[string]*sql.Stmt
+	// ready is set once the schema is applied; until then every call is
+	// errStoreUnavailable rather than an undefined-table error.
+	ready atomic.Bool
+	// stop ends purgeLoop; done is closed when it has ended.
+	stop, done chan struct{}
+	closing    sync.Once
+	// unprepared is set when the server did not know a prepared statement
+	// (a pooler in the way): from then on statements are sent unnamed.
+	unprepared atomic.Bool
+}
+
+var _ taskStore = (*pgStore)(nil)
+
+const taskColumns = `id, user_id, title, description, is_completed, created_at, updated_at`
+
+// bumpUpdatedAt moves updated_at strictly forward even when two writes fall
+// in the same microsecond or the clock steps back, so every successful
+// write changes it.
+const bumpUpdatedAt = `updated_at = GREATEST(now(), updated_at + interval '1 microsecond')`
+
+const (
+	createTaskSQL = `INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING ` + taskColumns
+	getTaskSQL = `SELECT ` + taskColumns + ` FROM task
+		WHERE user_id = $1 AND id = $2`
+	updateTaskSQL = `UPDATE task SET
+			title = COALESCE($3, title),
+			description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
+			is_completed = COALESCE($6::boolean, is_completed),
+			` + bumpUpdatedAt + `
+		WHERE user_id = $1 AND id = $2 AND ` + versionIn7 + ` RETURNING ` + taskColumns
+	deleteTaskSQL = `DELETE FROM task WHERE user_id = $1 AND id = $2 AND ` + versionIn3
+	toggleTaskSQL = `UPDATE task SET is_completed = NOT is_completed, ` + bumpUpdatedAt + `
+		WHERE user_id = $1 AND id = $2 AND ` + versionIn3 + ` RETURNING ` + taskColumns
+)
+
+// The keyed writes record the answer in idempotency_key in the same
+// statement as the write. If the key is already there, the unique index
+// makes the whole statement fail, the write included, and the recorded
+// answer is read instead. So the common case stays one round trip, and of
+// two concurrent requests with one key only one writes.
+const (
+	recordKeyColumns   = `(user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)`
+	createTaskKeyedSQL = `WITH ins AS (
+			INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING ` + taskColumns + `
+		), rec AS (
+			INSERT INTO idempotency_key ` + recordKeyColumns + `
+			SELECT user_id, $5, $6, id, title, description, is_completed, created_at, updated_at FROM ins
+		)
+		SELECT ` + taskColumns + ` FROM ins`
+	toggleTaskKeyedSQL = `WITH upd AS (
+			UPDATE task SET is_completed = NOT is_completed, ` + bumpUpdatedAt + `
+			WHERE user_id = $1 AND id = $2 AND ` + versionIn3 + ` RETURNING ` + taskColumns + `
+		), rec AS (
+			INSERT INTO idempotency_key ` + recordKeyColumns + `
+			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
+		)
+		SELECT ` + taskColumns + ` FROM upd`
+	recordedAnswerSQL = `SELECT request_hash, task_id, user_id, title, description, is_completed, created_at, updated_at
+		FROM idempotency_key WHERE user_id = $1 AND key = $2 AND recorded_at > now() - $3::integer * interval '1 second'`
+	forgetExpiredKeySQL = `DELETE FROM idempotency_key WHERE user_id = $1 AND key = $2 AND recorded_at <= now() - $3::integer * interval '1 second'`
+	purgeExpiredKeysSQL = `DELETE FROM idempotency_key WHERE recorded_at <= now() - $1::integer * interval '1 second'`
+)
+
+// versionIn3 and versionIn7 are the precondition in SQL: the parameter (ifMatch.sqlArg) is
+// NULL, or holds the row's updated_at. Checked in the write's own WHERE, so
+// a conditional write is still one statement, with no race between the
+// check and the write.
+const (
+	versionIn3 = `($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))`
+	versionIn7 = `($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))`
+)
+
+// listAllTasksSQL is the list statement without a filter or a cursor: the
+// whole list, or its first page. listTasksSQL[0][0] is this text.
+const listAllTasksSQL = `SELECT ` + taskColumns + ` FROM task WHERE user_id = $1 ORDER BY created_at, id LIMIT $2`
+
+// listTasksSQL holds the list statement for each shape of listQuery:
+// [with a completed filter][with a cursor]. LIMIT NULL means no limit. Four
+// statements rather than one with optional conditions, so that each is
+// planned as an index range scan on (user_id, created_at, id).
+var listTasksSQL = func() (stmts [2][2]string) {
+	for _, completed := range []int{0, 1} {
+		for _, cursor := range []int{0, 1} {
+			q, n := `SELECT `+taskColumns+` FROM task WHERE user_id = $1`, 1
+			if completed == 1 {
+				n++
+				q += fmt.Sprintf(` AND is_completed = $%d`, n)
+			}
+			if cursor == 1 {
+				q += fmt.Sprintf(` AND (created_at, id) > ($%d, $%d)`, n+1, n+2)
+				n += 2
+			}
+			stmts[completed][cursor] = q + fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, n+1)
+		}
+	}
+	return stmts
+}()
+
+// listArgs returns the statement for q and its arguments.
+func listArgs(userID string, q listQuery) (string, []any) {
+	args := []any{userID}
+	completed, cursor := 0, 0
+	if q.Completed != nil {
+		completed = 1
+		args = append(args, *q.Completed)
+	}
+	if q.After != nil {
+		cursor = 1
+		args = append(args, q.After.CreatedAt, q.After.ID)
+	}
+	var limit *int
+	if q.Limit > 0 {
+		limit = &q.Limit
+	}
+	return listTasksSQL[completed][cursor], append(args, limit)
+}
+
+// allStatements are the statements a request may run.
+var allStatements = []string{listTasksSQL[0][0], listTasksSQL[0][1], listTasksSQL[1][0], listTasksSQL[1][1],
+	createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL,
+	createTaskKeyedSQL, toggleTaskKeyedSQL, recordedAnswerSQL, forgetExpiredKeySQL}
+
+// rowScanner is what *sql.Row and *sql.Rows have in common.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// scanTask reads one row selected with taskColumns.
+func scanTask(row rowScanner) (Task, error) {
+	var t Task
+	var description sql.NullString
+	if err := row.Scan(&t.ID, &t.UserID, &t.Title, &description, &t.IsCompleted, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		return Task{}, err
+	}
+	if description.Valid {
+		t.Description = &description.String
+	}
+	t.CreatedAt = storeTime(t.CreatedAt)
+	t.UpdatedAt = storeTime(t.UpdatedAt)
+	return t, nil
+}
+
+// ListTasks implements taskStore: rows are read from the connection as the
+// caller consumes them.
+func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
+	return func(yield func(Task, error) bool) {
+		if err := s.checkReady("list tasks"); err != nil {
+			yield(Task{}, err)
+			return
+		}
+		// The deadline counts only the waits on the database, not the time
+		// the caller takes to send each task on: a slow client reading a
+		// long list is not a slow database. The timer stops while a task is
+		// yielded and starts again for the next row.
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		timer := time.AfterFunc(s.timeout, func() { cancel(context.DeadlineExceeded) })
+		defer timer.Stop()
+		query, args := listArgs(userID, q)
+		rows, err := s.query(ctx, query, args...)
+		if err != nil {
+			yield(Task{}, classify("list tasks", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			t, err := scanTask(rows)
+			if err != nil {
+				yield(Task{}, classify("list tasks", err))
+				return
+			}
+			if !timer.Stop() {
+				break // the deadline passed while the row was read
+			}
+			if !yield(t, nil) {
+				return
+			}
+			timer.Reset(s.timeout)
+		}
+		err = rows.Err()
+		if cause := context.Cause(ctx); errors.Is(cause, context.DeadlineExceeded) {
+			err = cause // rows.Err says only "canceled"
+		}
+		if err != nil {
+			yield(Task{}, classify("list tasks", err))
+		}
+	}
+}
+
+// CreateTask implements taskStore.
+func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask, key idempotencyKey) (Task, bool, error) {
+	ctx, cancel := s.bound(ctx) // for all its statements
+	defer cancel()
+	id := newTaskID()
+	if key.Key != "" {
+		return s.keyedWrite(ctx, "create task", createTaskKeyedSQL, userID, key,
+			id, userID, in.Title, in.Description, key.Key, key.Hash[:])
+	}
+	t, err := s.queryTask(ctx, "create task", createTaskSQL, id, userID, in.Title, in.Description)
+	if pq.As(err, pqerror.UniqueViolation) != nil {
+		// The id was made by this call, so a duplicate means database/sql
+		// retried the INSERT after a connection broke and the first attempt
+		// had committed. That row is this call's task.
+		t, err = s.GetTask(ctx, userID, id)
+	}
+	return t, false, err
+}
+
+// keyedWrite runs a write that records its answer under key, and replays
+// the recorded answer when the key is already there: when the statement
+// failed on the key's unique index, or (for a toggle) changed no row
+// because the first, recorded toggle already changed the version the
+// precondition named, or deleted the task since.
+func (s *pgStore) keyedWrite(ctx context.Context, op, query, userID string, key idempotencyKey, args ...any) (Task, bool, error) {
+	for attempt := 1; ; attempt++ {
+		t, err := s.queryTask(ctx, op, query, args...)
+		if err == nil {
+			return t, false, nil
+		}
+		if !isKeyConflict(err) && !errors.Is(err, errTaskNotFound) {
+			return Task{}, false, err
+		}
+		recorded, found, lookErr := s.recordedAnswer(ctx, userID, key)
+		switch {
+		case lookErr != nil:
+			return Task{}, false, lookErr
+		case found:
+			return recorded, true, nil
+		case !isKeyConflict(err):
+			return Task{}, false, err // no row and no recorded answer: not found, or stale
+		case attempt > 1:
+			return Task{}, false, fmt.Errorf("%s: idempotency key conflict without a recorded answer", op)
+		}
+		// The key's record has expired but was not purged yet.
+		if err := s.execOnce(ctx, "forget expired key", forgetExpiredKeySQL, userID, key.Key, retentionSeconds); err != nil {
+			return Task{}, false, err
+		}
+	}
+}
+
+// isKeyConflict reports whether err is the idempotency key's unique index
+// refusing a second record.
+func isKeyConflict(err error) bool {
+	pqErr := pq.As(err, pqerror.UniqueViolation)
+	return pqErr != nil && pqErr.Constraint == "idempotency_key_pkey"
+}
+
+// recordedAnswer reads the answer recorded under key: found is false if
+// there is none (or it expired), errKeyReused if it answered another
+// request.
+func (s *pgStore) recordedAnswer(ctx context.Context, userID string, key idempotencyKey) (t Task, found bool, err error) {
+	if err := s.checkReady("read idempotency key"); err != nil {
+		return Task{}, false, err
+	}
+	var hash []byte
+	var description sql.NullString
+	scan := func(row *sql.Row) error {
+		return row.Scan(&hash, &t.ID, &t.UserID, &t.Title, &description, &t.IsCompleted, &t.CreatedAt, &t.UpdatedAt)
+	}
+	err = scan(s.queryRow(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds))
+	if isStatementMissing(err) {
+		s.fallBackToUnnamed(err)
+		err = scan(s.db.QueryRowContext(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds))
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return Task{}, false, nil
+	}
+	if err != nil {
+		return Task{}, false, classify("read idempotency key", err)
+	}
+	if !bytes.Equal(hash, key.Hash[:]) {
+		return Task{}, false, errKeyReused
+	}
+	if description.Valid {
+		t.Description = &description.String
+	}
+	t.CreatedAt, t.UpdatedAt = storeTime(t.CreatedAt), storeTime(t.UpdatedAt)
+	return t, true, nil
+}
+
+// execOnce runs one statement that returns no rows.
+func (s *pgStore) execOnce(ctx context.Context, op, query string, args ...any) error {
+	if err := s.checkReady(op); err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, query, args...); err != nil {
+		return classify(op, err)
+	}
+	return nil
+}
+
+// PurgeExpiredKeys deletes idempotency keys older than the retention.
+func (s *pgStore) PurgeExpiredKeys(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.execOnce(ctx, "purge idempotency keys", purgeExpiredKeysSQL, retentionSeconds)
+}
+
+// GetTask implements taskStore.
+func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.queryTask(ctx, "get task", getTaskSQL, userID, id)
+}
+
+// UpdateTask implements taskStore in one statement, so a concurrent toggle
+// can never be lost between a read and a write.
+func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (Task, error) {
+	ctx, cancel := s.bound(ctx) // for all its statements
+	defer cancel()
+	t, err := s.queryTask(ctx, "update task", updateTaskSQL,
+		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted, u.IfMatch.sqlArg())
+	return t, s.whyNotFound(ctx, userID, id, u.IfMatch, err)
+}
+
+// whyNotFound tells, after a conditional write changed no row, whether the
+// task is missing (errTaskNotFound stays) or changed (a *staleError). Only
+// that failure costs a second round trip.
+func (s *pgStore) whyNotFound(ctx context.Context, userID, id string, cond ifMatch, err error) error {
+	if cond == nil || !errors.Is(err, errTaskNotFound) {
+		return err
+	}
+	current, getErr := s.GetTask(ctx, userID, id)
+	if getErr != nil {
+		return getErr
+	}
+	return &staleError{Current: current}
+}
+
+// DeleteTask implements taskStore.
+func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatch) error {
+	if err := s.checkReady("delete task"); err != nil {
+		return err
+	}
+	ctx, cancel := s.bound(ctx) // for all its statements
+	defer cancel()
+	res, err := s.exec(ctx, deleteTaskSQL, userID, id, cond.sqlArg())
+	if err != nil {
+		return classify("delete task", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return classify("delete task", err)
+	}
+	if n == 0 {
+		return s.whyNotFound(ctx, userID, id, cond, fmt.Errorf("delete task: %w", errTaskNotFound))
+	}
+	return nil
+}
+
+// ToggleTask implements taskStore with a single UPDATE … SET x = NOT x, which
+// PostgreSQL serialises on the row lock.
+func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (Task, bool, error) {
+	ctx, cancel := s.bound(ctx) // for all its statements
+	defer cancel()
+	if key.Key != "" {
+		t, replayed, err := s.keyedWrite(ctx, "toggle task", toggleTaskKeyedSQL, userID, key,
+			userID, id, cond.sqlArg(), key.Key, key.Hash[:])
+		return t, replayed, s.whyNotFound(ctx, userID, id, cond, err)
+	}
+	t, err := s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, cond.sqlArg())
+	return t, false, s.whyNotFound(ctx, userID, id, cond, err)
+}
+
+// Ping implements taskStore.
+func (s *pgStore) Ping(ctx context.Context) error {
+	if err := s.checkReady("ping"); err != nil {
+		return err
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w: %w", errStoreUnavailable, err)
+	}
+	return nil
+}
+
+// Close implements taskStore.
+func (s *pgStore) Close() error {
+	s.closing.Do(func() { close(s.stop) })
+	<-s.done
+	return s.db.Close()
+}
+
+var _ taskStore = (*memStore)(nil)

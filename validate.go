@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits from the contract, in Unicode code points (bytes for the body).
+const (
+	maxUserIDLen      = 255
+	maxTitleLen       = 500
+	maxDescriptionLen = 5000
+	maxBodyBytes      = 1 << 20
+)
+
+// listQuery reads the list's optional query parameters. Unknown ones are
+// ignored, as FastAPI does; of a repeated one, the last counts.
+func (v *validator) listQuery(r *http.Request) listQuery {
+	var q listQuery
+	params := r.URL.Query()
+	last := func(name string) (string, bool) {
+		vals := params[name]
+		if len(vals) == 0 {
+			return "", false
+		}
+		return vals[len(vals)-1], true
+	}
+	if raw, ok := last("completed"); ok {
+		if b, ok := laxBoolString(raw); ok {
+			q.Completed = &b
+		} else {
+			v.add("bool_type", "Input should be a valid boolean, unable to interpret input", nil, "query", "completed")
+		}
+	}
+	if raw, ok := last("limit"); ok {
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		switch {
+		case err != nil:
+			v.add("int_parsing", "Input should be a valid integer, unable to parse string as an integer", nil, "query", "limit")
+		case n < 1:
+			v.add("greater_than_equal", "Input should be greater than or equal to 1", map[string]any{"ge": 1}, "query", "limit")
+		case n > maxPageLimit:
+			v.add("less_than_equal", fmt.Sprintf("Input should be less than or equal to %d", maxPageLimit),
+				map[string]any{"le": maxPageLimit}, "query", "limit")
+		default:
+			q.Limit = n
+		}
+	}
+	if raw, ok := last("after"); ok {
+		if c, ok := decodeCursor(raw); ok {
+			q.After = &c
+		} else {
+			v.add("value_error", "Value error, after must be a cursor from a Link header", nil, "query", "after")
+		}
+	}
+	return q
+}
+
+// errBodyTooLarge is returned by readBody for a body over maxBodyBytes.
+var errBodyTooLarge = errors.New("request body too large")
+
+// errBodyUnreadable means the client stopped sending its body part-way.
+var errBodyUnreadable = errors.New("request body could not be read")
+
+// readBody reads the whole request body, up to maxBodyBytes. The
+// Content-Type is deliberately ignored: curl -d sends a form type.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxBodyBytes {
+		return nil, errBodyTooLarge // declared too large: don't read it first
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return nil, errBodyTooLarge
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBodyUnreadable, err)
+	}
+	return body, nil
+}
+
+// fieldError is one item of a 422 response, in FastAPI's shape.
+type fieldError struct {
+	Type string         `json:"type"`
+	Loc  []any          `json:"loc"`
+	Msg  string         `json:"msg"`
+	Ctx  map[string]any `json:"ctx,omitempty"`
+}
+
+// validationError carries every problem found in one request.
+type validationError struct {
+	items []fieldError
+}
+
+func (e *validationError) Error() string {
+	return fmt.Sprintf("invalid request: %d field errors", len(e.items))
+}
+
+// validator collects one fieldError per invalid field, so a request with
+// several problems gets them all in one 422, as FastAPI reports them.
+type validator struct {
+	items []fieldError
+}
+
+// err returns the collected problems, or nil if there were none.
+func (v *validator) err() error {
+	if len(v.items) == 0 {
+		return nil
+	}
+	return &validationError{items: v.items}
+}
+
+func (v *validator) add(typ, msg string, ctx map[string]any, loc ...any) {
+	v.items = append(v.items, fieldError{Type: typ, Loc: loc, Msg: msg, Ctx: ctx})
+}
+
+// userID returns the {user_id} path value: 1 to 255 code points of valid
+// UTF-8 without control characters.
+func (v *validator) userID(r *http.Request) string {
+	s := r.PathValue("user_id")
+	if !utf8.ValidString(s) { // a percent-escape such as %FF; decoded JSON strings are always valid
+		v.add("string_unicode", msgStringUnicode, nil, "path", "user_id")
+		return s
+	}
+	if v.text(s, 1, maxUserIDLen, "path", "user_id") && strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		v.add("value_error", "Value error, user_id must not contain control characters", nil, "path", "user_id")
+	}
+	return s
+}
+
+// taskID returns the {task_id} path value as a canonical (lowercase,
+// hyphenated) UUID.
+func (v *validator) taskID(r *http.Request) string {
+	id, ok := parseUUID(r.PathValue("task_id"))
+	if !ok {
+		v.add("uuid_parsing", "Input should be a valid UUID", nil, "path", "task_id")
+	}
+	return id
+}
+
+// object parses the body as a JSON object. Problems with the body as a
+// whole are reported at loc ["body"], as FastAPI does.
+func (v *validator) object(body []byte) map[string]json.RawMessage {
+	if len(bytes.TrimSpace(body)) == 0 {
+		v.add("missing", "Field required", nil, "body")
+		return nil
+	}
+	if !utf8.Valid(body) {
+		v.add("json_invalid", "JSON decode error", map[string]any{"error": "body is not valid UTF-8"}, "body", 0)
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	err := json.Unmarshal(body, &fields)
+	if syntaxErr, ok := errors.AsType[*json.SyntaxError](err); ok {
+		v.add("json_invalid", "JSON decode error", map[string]any{"error": syntaxErr.Error()}, "body", syntaxErr.Offset)
+		return nil
+	}
+	if err != nil {
+		v.add("model_attributes_type", "Input should be a valid dictionary or object to extract fields from", nil, "body")
+		return nil
+	}
+	if fields == nil { // the body was the JSON literal null
+		v.add("missing", "Field required", nil, "body")
+	}
+	return fields
+}
+
+// requiredTitle validates the title of a new task.
+func (v *validator) requiredTitle(fields map[string]json.RawMessage) string {
+	raw, ok := fields["title"]
+	if !ok {
+		if fields != nil {
+			v.add("missing", "Field required", nil, "body", "title")
+		}
+		return ""
+	}
+	s, _ := v.title(raw)
+	return s
+}
+
+// optionalTitle validates the title of an update: absent is nil, null is an
+// error (a task always has a title).
+func (v *validator) optionalTitle(fields map[string]json.RawMessage) *string {
+	raw, ok := fields["title"]
+	if !ok {
+		return nil
+	}
+	s, ok := v.title(raw)
+	if !ok {
+		return nil
+	}
+	return &s
+}
+
+func (v *validator) title(raw json.RawMessage) (string, bool) {
+	s, ok := v.string(raw, "title")
+	if !ok || !v.text(s, 1, maxTitleLen, "body", "title") {
+		return "", false
+	}
+	if strings.TrimSpace(s) == "" {
+		v.add("value_error", "Value error, title must not be only white space", nil, "body", "title")
+		return "", false
+	}
+	return s, true
+}
+
+// description validates an optional, nullable description.
+func (v *validator) description(fields map[string]json.RawMessage) *string {
+	raw, ok := fields["description"]
+	if !ok || isNull(raw) {
+		return nil
+	}
+	s, ok := v.string(raw, "description")
+	if !ok || !v.text(s, 0, maxDescriptionLen, "body", "description") {
+		return nil
+	}
+	return &s
+}
+
+// string decodes a JSON string field. Lone UTF-16 surrogates are refused:
+// encoding/json would silently turn them into U+FFFD.
+func (v *validator) string(raw json.RawMessage, field string) (string, bool) {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		v.add("string_type", "Input should be a valid string", nil, "body", field)
+		return "", false
+	}
+	if hasLoneSurrogate(raw) {
+		v.add("string_unicode", msgStringUnicode, nil, "body", field)
+		return "", false
+	}
+	return s, true
+}
+
+// msgStringUnicode is pydantic's message for text that is not Unicode.
+const msgStringUnicode = "Input should be a valid string, unable to parse raw data as a unicode string"
+
+// text checks what every stored string must satisfy: no NUL (PostgreSQL
+// cannot store it) and a length in code points. s is valid UTF-8.
+func (v *validator) text(s string, minLen, maxLen int, loc ...any) bool {
+	if strings.IndexByte(s, 0) >= 0 {
+		v.add("value_error", "Value error, text must not contain the NUL character (U+0000)", nil, loc...)
+		return false
+	}
+	n := utf8.RuneCountInString(s)
+	if n < minLen {
+		v.add("string_too_short", plural("String should have at least %d character", minLen), map[string]any{"min_length": minLen}, loc...)
+		return false
+	}
+	if n > maxLen {
+		v.add("string_too_long", plural("String should have at most %d character", maxLen), map[string]any{"max_length": maxLen}, loc...)
+		return false
+	}
+	return true
+}
+
+// optionalBool decodes a boolean field as pydantic's lax mode does (true,
+// false, 0, 1 and the strings "true", "yes", "on", "1" and so on), so a
+// client written for the FastAPI service keeps working. Absent is nil;
+// null is an error.
+func (v *validator) optionalBool(fields map[string]json.RawMessage, field string) *bool {
+	raw, ok := fields[field]
+	if !ok {
+		return nil
+	}
+	b, ok := laxBool(raw)
+	if !ok {
+		v.add("bool_type", "Input should be a valid boolean", nil, "body", field)
+		return nil
+	}
+	return &b
+}
+
+// laxBool interprets raw the way pydantic's lax boolean does.
+func laxBool(raw json.RawMessage) (b, ok bool) {
+	var x any
+	if json.Unmarshal(raw, &x) != nil {
+		return false, false
+	}
+	switch x := x.(type) {
+	case bool:
+		return x, true
+	case float64:
+		return x == 1, x == 0 || x == 1
+	case string:
+		return laxBoolString(x)
+	}
+	return false, false
+}
+
+// laxBoolString reads the strings pydantic's lax mode takes for a boolean.
+func laxBoolString(s string) (b, ok bool) {
+	switch strings.ToLower(s) {
+	case "1", "on", "t", "true", "y", "yes":
+		return true, true
+	case "0", "off", "f", "false", "n", "no":
+		return false, true
+	}
+	return false, false
+}
+
+func isNull(raw json.RawMessage) bool {
+	return string(raw) == "null"
+}
+
+func plural(format string, n int) string {
+	s := fmt.Sprintf(format, n)
+	if n != 1 {
+		s += "s"
+	}
+	return s
+}
+
+// hasLoneSurrogate reports whether a raw JSON string holds a \uXXXX escape
+// for half of a UTF-16 surrogate pair without its other half.
+func hasLoneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if i >= len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r, ok := hexRune(raw, i+1)
+		if !ok {
+			continue
+		}
+		i += 4
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // low half first
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+2 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+				return true
+			}
+			low, ok := hexRune(raw, i+3)
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// hexRune decodes the four hex digits at raw[i:].
+func hexRune(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(raw[i:i+4]), 16, 16)
+	return rune(n), err == nil
+}
+
+// parseUUID accepts the forms pydantic accepts for a UUID path parameter, in
+// any case: 8-4-4-4-12 with hyphens, 32 bare hex digits, either wrapped in
+// braces, or behind "urn:uuid:". It returns the canonical lowercase form.
+func parseUUID(s string) (string, bool) {
+	if len(s) > 9 && strings.EqualFold(s[:9], "urn:uuid:") {
+		s = s[9:]
+	} else if len(s) > 2 && s[0] == '{' && s[len(s)-1] == '}' {
+		s = s[1 : len(s)-1]
+	}
+	switch len(s) {
+	case 36:
+		if s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+			return "", false
+		}
+		s = s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	case 32:
+	default:
+		return "", false
+	}
+	var u [16]byte
+	if _, err := hex.Decode(u[:], []byte(s)); err != nil {
+		return "", false
+	}
+	return formatUUID(u), true
+}
