@@ -1,5 +1,10 @@
 package main
 
+// Bearer-token authentication for the /api/ routes: JSON Web Tokens checked
+// with the standard library's crypto, against the keys of a JWK set (see
+// jwks.go: EdDSA, RS256, ES256) or an HS256 shared secret. Off, with a
+// start-up warning, when neither AUTH_JWKS_URL nor AUTH_HS256_SECRET is set.
+
 import (
 	"context"
 	"crypto/hmac"
@@ -29,23 +34,6 @@ const (
 	// minHS256SecretBytes: RFC 7518 §3.2 asks for a key at least as long as
 	// the hash output.
 	minHS256SecretBytes = 32
-
-	jwksFetchTimeout = 5 * time.Second
-	maxJWKSBytes     = 1 << 20
-	// jwksRefetchInterval is the least time between two fetches of the key
-	// set, so tokens with made-up kids cannot turn this service into a
-	// flood against the key server.
-	jwksRefetchInterval = time.Minute
-	// jwksEmptyRetry replaces it while no key set was ever loaded: then no
-	// token can be checked at all, and the key server is most likely
-	// starting up alongside this service.
-	jwksEmptyRetry = 5 * time.Second
-	// jwksMaxAge: an older key set is refreshed in the background, so a key
-	// removed from the set (revoked) stops being accepted.
-	jwksMaxAge = time.Hour
-
-	minRSABits = 2048
-	maxRSABits = 8192 // bounds the cost of one verification
 )
 
 // JWS algorithm names. "Ed25519" is RFC 9864's fully specified name for
@@ -155,67 +143,41 @@ func redactedURL(raw string) string {
 	return u.Redacted()
 }
 
-// withAuth requires, on /api/ paths, a valid bearer token whose subject is
-// the path's user_id: 401 without one, 403 for another user's path, before
-// any handler (and so any store call) runs. Other paths stay open. mux only
-// names the route in the access log of a refused request. A nil a lets
-// everything through.
-func withAuth(log *slog.Logger, a *authenticator, mux *http.ServeMux, next http.Handler) http.Handler {
+// requireUser lets a request through to next only with a valid bearer
+// token whose subject is the path's user_id: 401 without one, 403 for
+// another user's path, 503 when the keys to check it cannot be had, all
+// before next (and so any store call) runs. A nil a lets everything
+// through. It reads the user_id as every handler does, with PathValue, so
+// it only wraps routes whose pattern has {user_id}.
+func requireUser(log *slog.Logger, a *authenticator, next http.Handler) http.Handler {
 	if a == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		userID, isAPI := apiUserID(r)
-		if !isAPI {
-			next.ServeHTTP(w, r)
-			return
-		}
-		token, err := bearerToken(r)
-		var sub string
-		if err == nil {
-			sub, err = a.verify(r.Context(), token)
-		}
-		if err == nil && sub != userID {
-			err = errWrongSubject
-		}
-		if err != nil {
-			_, r.Pattern = mux.Handler(r) // the mux never runs; the access log wants the route
-			writeAuthError(w, r, log, err)
+		if err := a.allow(r); err != nil {
+			writeError(w, r, log, err)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// apiUserID reports whether r is for an /api/ path, and the user_id the
-// mux will give the route. The unescaped path decides the first (so
-// /%61pi/u/tasks is an /api/ path, as it is to the mux); the user_id is
-// taken as the mux takes it: the second segment of the escaped path,
-// unescaped, so /api/a%2Fb/tasks is user "a/b".
-func apiUserID(r *http.Request) (userID string, isAPI bool) {
-	if !strings.HasPrefix(r.URL.Path, "/api/") {
-		return "", false
+// allow checks r's bearer token and that its subject is the path's
+// user_id: nil, a *tokenError, errWrongSubject, or an error wrapping
+// errKeysUnavailable.
+func (a *authenticator) allow(r *http.Request) error {
+	token, err := bearerToken(r)
+	if err != nil {
+		return err
 	}
-	_, rest := cutSegment(r.URL.EscapedPath())
-	second, _ := cutSegment(rest)
-	return unescapeSegment(second), true
-}
-
-// cutSegment splits "/a/b/c" into "a" and "/b/c".
-func cutSegment(p string) (seg, rest string) {
-	p = strings.TrimPrefix(p, "/")
-	if i := strings.IndexByte(p, '/'); i >= 0 {
-		return p[:i], p[i:]
+	sub, err := a.verify(r.Context(), token)
+	if err != nil {
+		return err
 	}
-	return p, ""
-}
-
-// unescapeSegment unescapes as the mux does: a bad escape stays as it is.
-func unescapeSegment(s string) string {
-	if u, err := url.PathUnescape(s); err == nil {
-		return u
+	if sub != r.PathValue("user_id") {
+		return errWrongSubject
 	}
-	return s
+	return nil
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"
@@ -266,27 +228,6 @@ var (
 	errWrongSubject    = errors.New("the token's sub is not the path's user_id")
 	errKeysUnavailable = errors.New("the key set cannot be fetched")
 )
-
-// writeAuthError answers a refused request: 401 for a token problem, 403
-// for another user's path, 503 when the keys to check it cannot be had.
-func writeAuthError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if te, ok := errors.AsType[*tokenError](err); ok {
-		logRequestError(log, slog.LevelInfo, "unauthenticated", w, r, err)
-		w.Header().Set("WWW-Authenticate", te.challenge())
-		writeJSON(w, http.StatusUnauthorized, detail{te.detail})
-		return
-	}
-	if errors.Is(err, errWrongSubject) {
-		logRequestError(log, slog.LevelInfo, "forbidden", w, r, err)
-		writeJSON(w, http.StatusForbidden, detail{"Not allowed to access another user's tasks"})
-		return
-	}
-	// The token may be good: a 401 would send the user to sign in again
-	// for nothing.
-	logRequestError(log, slog.LevelWarn, "cannot check token", w, r, err)
-	w.Header().Set("Retry-After", retryAfterSeconds)
-	writeJSON(w, http.StatusServiceUnavailable, detail{"Authentication unavailable, try again shortly"})
-}
 
 // authenticator checks bearer tokens. A nil *authenticator is no
 // authentication.

@@ -285,7 +285,7 @@ func newTestAuthenticator(t testing.TB, cfg authConfig, clock *testClock) *authe
 
 // handler is the whole API on store, with the fixture's authentication.
 func (f *authFixture) handler(store taskStore) http.Handler {
-	return newServerWithAuth(discardLogger(), store, testCORS, f.auth)
+	return newServer(discardLogger(), store, testCORS, f.auth)
 }
 
 // bearer is the header pair for serve.
@@ -611,8 +611,8 @@ func TestAuthOnPostgres(t *testing.T) {
 	}
 }
 
-// TestAuthOpenRoutes: only /api/ needs a token; health, readiness, the
-// documentation and unknown paths do not.
+// TestAuthOpenRoutes: only the /api/ routes need a token; health,
+// readiness, the documentation and paths or methods no route takes do not.
 func TestAuthOpenRoutes(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
@@ -627,8 +627,15 @@ func TestAuthOpenRoutes(t *testing.T) {
 			t.Errorf("GET %s without a token: 401, want it left open", target)
 		}
 	}
-	// Unknown /api/ paths are closed too: no token, no telling what exists.
-	wantUnauthorized(t, serve(t, h, "GET", "/api/u/nothing", ""), "Not authenticated", "")
+	// Authentication belongs to the routes: a path no route takes is a 404,
+	// and a method a route does not take a 405, before any token check;
+	// neither says anything about any user's tasks.
+	if rec := serve(t, h, "GET", "/api/u/nothing", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("GET /api/u/nothing without a token: %d, want 404", rec.Code)
+	}
+	if rec := serve(t, h, "POST", "/api/u/tasks/"+newTaskID(), ""); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST on a task without a token: %d, want 405", rec.Code)
+	}
 }
 
 // TestAuthCORS: a preflight is answered without a token and allows the
@@ -668,7 +675,7 @@ func TestAuthOff(t *testing.T) {
 	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "authentication is OFF") {
 		t.Errorf("no start-up warning:\n%s", buf.String())
 	}
-	h := newServerWithAuth(discardLogger(), newMemStore(), testCORS, nil)
+	h := newServer(discardLogger(), newMemStore(), testCORS, nil)
 	for _, header := range [][]string{nil, {"Authorization", "Bearer not-a-token"}} {
 		if rec := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`, header...); rec.Code != http.StatusCreated {
 			t.Errorf("POST with %q: %d, want 201", header, rec.Code)
@@ -682,7 +689,7 @@ func TestAuthLog(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
 	var buf strings.Builder
-	h := newServerWithAuth(slog.New(slog.NewTextHandler(&buf, nil)), newMemStore(), testCORS, f.auth)
+	h := newServer(slog.New(slog.NewTextHandler(&buf, nil)), newMemStore(), testCORS, f.auth)
 	tok := f.ed.token(t, with(claimsFor(f.clock, "alice"), "exp", f.clock.now().Unix()-3600))
 	serve(t, h, "GET", "/api/alice/tasks", "", bearer(tok)...)
 	log := buf.String()
@@ -891,7 +898,7 @@ func TestJWKSFetchFailures(t *testing.T) {
 			clock := newTestClock()
 			a := newTestAuthenticator(t, authConfig{JWKSURL: srv.URL}, clock)
 			a.keys.timeout = 200 * time.Millisecond // real time: the server does not answer at all
-			rec := serve(t, newServerWithAuth(discardLogger(), newMemStore(), testCORS, a), "GET", "/api/u/tasks", "",
+			rec := serve(t, newServer(discardLogger(), newMemStore(), testCORS, a), "GET", "/api/u/tasks", "",
 				bearer(ed.token(t, claimsFor(clock, "u")))...)
 			if rec.Code != http.StatusServiceUnavailable {
 				t.Errorf("status %d, want 503", rec.Code)
@@ -1185,9 +1192,9 @@ func BenchmarkAuthMiddleware(b *testing.B) {
 		name, token string
 		h           http.Handler
 	}{
-		{"off", "", newServer(discardLogger(), mem, testCORS)},
-		{"EdDSA", f.ed.token(b, claims), newServerWithAuth(discardLogger(), mem, testCORS, f.auth)},
-		{"HS256", f.hs.token(b, claims), newServerWithAuth(discardLogger(), mem, testCORS, f.auth)},
+		{"off", "", newServer(discardLogger(), mem, testCORS, nil)},
+		{"EdDSA", f.ed.token(b, claims), newServer(discardLogger(), mem, testCORS, f.auth)},
+		{"HS256", f.hs.token(b, claims), newServer(discardLogger(), mem, testCORS, f.auth)},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

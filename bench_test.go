@@ -44,11 +44,11 @@ func benchServe(b *testing.B, h http.Handler, req *http.Request) {
 func BenchmarkHandlerGet(b *testing.B) {
 	store := newMemStore()
 	task := mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
-	benchRequest(b, newServer(discardLogger(), store, testCORS), "GET", "/api/u/tasks/"+task.ID, "", http.StatusOK)
+	benchRequest(b, newServer(discardLogger(), store, testCORS, nil), "GET", "/api/u/tasks/"+task.ID, "", http.StatusOK)
 }
 
 func BenchmarkHandlerCreate(b *testing.B) {
-	h := newServer(discardLogger(), newMemStore(), testCORS)
+	h := newServer(discardLogger(), newMemStore(), testCORS, nil)
 	benchRequest(b, h, "POST", "/api/u/tasks", `{"title": "Buy groceries", "description": "Milk, eggs, bread"}`, http.StatusCreated)
 }
 
@@ -57,7 +57,7 @@ func BenchmarkHandlerList1000(b *testing.B) {
 	for range 1000 {
 		mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
 	}
-	benchRequest(b, newServer(discardLogger(), store, testCORS), "GET", "/api/u/tasks", "", http.StatusOK)
+	benchRequest(b, newServer(discardLogger(), store, testCORS, nil), "GET", "/api/u/tasks", "", http.StatusOK)
 }
 
 // BenchmarkPostgresGet compares unnamed and prepared statements for one
@@ -92,7 +92,7 @@ func BenchmarkPostgresGetOverHTTP(b *testing.B) {
 	s := openTestPostgresWith(b, raw, func(o *pgOptions) { o.Prepare = true })
 	user := testRunID + "-bench"
 	task := mustCreate(b, s, user, newTask{Title: "Buy groceries"})
-	srv := httptest.NewServer(newServer(discardLogger(), s, testCORS))
+	srv := httptest.NewServer(newServer(discardLogger(), s, testCORS, nil))
 	defer srv.Close()
 	url := srv.URL + "/api/" + user + "/tasks/" + task.ID
 	b.SetParallelism(4)

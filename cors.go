@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -52,7 +53,7 @@ const (
 
 // withCORS adds CORS headers for allowed origins and answers preflight
 // requests itself, without reaching the routes or the store.
-func withCORS(p corsPolicy, next http.Handler) http.Handler {
+func withCORS(log *slog.Logger, p corsPolicy, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		if !p.anyOrigin {
@@ -63,7 +64,7 @@ func withCORS(p corsPolicy, next http.Handler) http.Handler {
 			r.Header.Get("Access-Control-Request-Method") != ""
 		if origin == "" || !p.allows(origin) {
 			if preflight {
-				writeJSON(w, http.StatusBadRequest, detail{"Disallowed CORS origin"})
+				writeError(w, r, log, errCORSOrigin)
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -82,7 +83,7 @@ func withCORS(p corsPolicy, next http.Handler) http.Handler {
 		}
 		method := r.Header.Get("Access-Control-Request-Method")
 		if !slices.Contains(corsMethods, method) {
-			writeJSON(w, http.StatusBadRequest, detail{"Disallowed CORS method"})
+			writeError(w, r, log, errCORSMethod)
 			return
 		}
 		h.Set("Access-Control-Allow-Methods", strings.Join(corsMethods, ", "))

@@ -30,7 +30,7 @@ func TestHandMadeCursorsAreNotErrors(t *testing.T) {
 	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			h := newServer(discardLogger(), open(t), testCORS)
+			h := newServer(discardLogger(), open(t), testCORS, nil)
 			user := newUserID(t)
 			createTask(t, h, user, `{"title": "a"}`)
 			createTask(t, h, user, `{"title": "b"}`)

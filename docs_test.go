@@ -552,20 +552,15 @@ func concretePath(path, userID, taskID string) string {
 // ---------------------------------------------------------------------------
 // Routes
 
-// patternRecorder collects the patterns addRoutes registers.
-type patternRecorder struct{ patterns []string }
-
-func (p *patternRecorder) Handle(pattern string, _ http.Handler) {
-	p.patterns = append(p.patterns, pattern)
-}
-
-// registeredRoutes returns the pattern of every route addRoutes registers.
+// registeredRoutes returns the pattern of every route the server serves.
 func registeredRoutes(t testing.TB) []string {
 	t.Helper()
-	var rec patternRecorder
-	addRoutes(&rec, discardLogger(), newMemStore())
-	slices.Sort(rec.patterns)
-	return rec.patterns
+	var patterns []string
+	for _, rt := range routes(discardLogger(), newMemStore(), nil) {
+		patterns = append(patterns, rt.pattern)
+	}
+	slices.Sort(patterns)
+	return patterns
 }
 
 // TestOpenAPIDocumentsEveryRoute: every route on the mux is an operation of
@@ -588,7 +583,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 	for _, op := range documented {
 		if !slices.Contains(routes, op) {
-			t.Errorf("openapi.json documents %q, which addRoutes does not register", op)
+			t.Errorf("openapi.json documents %q, which routes does not list", op)
 		}
 	}
 	if len(routes) < 10 {
@@ -954,8 +949,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
 	c := newSchemaChecker(t)
 	ok := newTestServer(t)
-	down := newServer(discardLogger(), &stubStore{err: fmt.Errorf("list: %w", errStoreUnavailable)}, testCORS)
-	broken := newServer(discardLogger(), &stubStore{err: errors.New("boom")}, testCORS)
+	down := newServer(discardLogger(), &stubStore{err: fmt.Errorf("list: %w", errStoreUnavailable)}, testCORS, nil)
+	broken := newServer(discardLogger(), &stubStore{err: errors.New("boom")}, testCORS, nil)
 	task := createTask(t, ok, "u", `{"title": "t", "description": "d"}`)
 	doomed := createTask(t, ok, "u", `{"title": "to delete"}`)
 	one := "/api/u/tasks/" + task.ID
@@ -1864,7 +1859,7 @@ func serveExample(t *testing.T, h http.Handler, method, target, body, taskID str
 			t.Fatal(err)
 		}
 		target = strings.Replace(target, taskID, task.ID, 1)
-		h = newServer(discardLogger(), store, testCORS)
+		h = newServer(discardLogger(), store, testCORS, nil)
 	}
 	return serve(t, h, method, target, body)
 }

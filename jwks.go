@@ -1,5 +1,9 @@
 package main
 
+// The JWK set behind AUTH_JWKS_URL: fetched in the background, cached,
+// refetched on an unknown kid within a rate limit, and parsed into the
+// public keys (Ed25519, RSA, P-256) that auth.go checks signatures with.
+
 import (
 	"context"
 	"crypto"
@@ -19,6 +23,26 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+)
+
+// Limits and timings of the key set.
+const (
+	jwksFetchTimeout = 5 * time.Second
+	maxJWKSBytes     = 1 << 20
+	// jwksRefetchInterval is the least time between two fetches of the key
+	// set, so tokens with made-up kids cannot turn this service into a
+	// flood against the key server.
+	jwksRefetchInterval = time.Minute
+	// jwksEmptyRetry replaces it while no key set was ever loaded: then no
+	// token can be checked at all, and the key server is most likely
+	// starting up alongside this service.
+	jwksEmptyRetry = 5 * time.Second
+	// jwksMaxAge: an older key set is refreshed in the background, so a key
+	// removed from the set (revoked) stops being accepted.
+	jwksMaxAge = time.Hour
+
+	minRSABits = 2048
+	maxRSABits = 8192 // bounds the cost of one verification
 )
 
 // jwk is one usable public key of the set.
@@ -218,17 +242,6 @@ func (c *jwksCache) lastFailed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.failed
-}
-
-// idle returns once no fetch is running; tests use it to wait for a
-// background fetch.
-func (c *jwksCache) idle() {
-	c.mu.Lock()
-	done := c.fetching
-	c.mu.Unlock()
-	if done != nil {
-		<-done
-	}
 }
 
 // fetch gets the key set and, if it holds a usable key, replaces the one

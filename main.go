@@ -1,3 +1,11 @@
+// Command tasksvc is a small task (to-do) REST API: six endpoints under
+// /api/{user_id}/tasks, a drop-in replacement for a FastAPI + SQLModel task
+// service, with the same paths, fields, status codes and error shapes.
+// Tasks live in PostgreSQL when DATABASE_URL is set, in memory otherwise.
+//
+// Run it with `go run .`; configuration comes from the environment and an
+// optional .env file (see README.md, and ARCHITECTURE.md for a map of the
+// code).
 package main
 
 import (
@@ -37,7 +45,6 @@ const (
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 2 * time.Minute
 	shutdownTimeout   = 10 * time.Second
-	readyzTimeout     = 2 * time.Second
 )
 
 // run starts the service and blocks until ctx is cancelled (SIGINT or
@@ -65,7 +72,7 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 		return fmt.Errorf("listen: %w", err)
 	}
 	auth := startAuth(cfg.Auth, log)
-	srv := newHTTPServer(newServerWithAuth(log, store, cfg.CORS, auth), log, readHeaderTimeout)
+	srv := newHTTPServer(newServer(log, store, cfg.CORS, auth), log, readHeaderTimeout)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())

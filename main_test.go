@@ -566,14 +566,16 @@ func BenchmarkMiddlewareOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	addRoutes(mux, discardLogger(), mem)
+	for _, rt := range routes(discardLogger(), mem, nil) {
+		mux.Handle(rt.pattern, rt.handler)
+	}
 	cases := []struct {
 		name, target string
 		h            http.Handler
 	}{
 		{"mux", "/api/u/tasks/" + task.ID, mux},
-		{"muxErrorsAsJSON", "/api/u/tasks/" + task.ID, muxErrorsAsJSON(mux)},
-		{"newServer", "/api/u/tasks/" + task.ID, newServer(discardLogger(), mem, testCORS)},
+		{"muxErrorsAsJSON", "/api/u/tasks/" + task.ID, muxErrorsAsJSON(discardLogger(), mux)},
+		{"newServer", "/api/u/tasks/" + task.ID, newServer(discardLogger(), mem, testCORS, nil)},
 	}
 	if raw := os.Getenv("TEST_DATABASE_URL"); raw != "" {
 		pg := openTestPostgres(b, raw)
@@ -585,7 +587,7 @@ func BenchmarkMiddlewareOverhead(b *testing.B) {
 		cases = append(cases, struct {
 			name, target string
 			h            http.Handler
-		}{"newServerOnPostgres", "/api/" + user + "/tasks/" + task.ID, newServer(discardLogger(), pg, testCORS)})
+		}{"newServerOnPostgres", "/api/" + user + "/tasks/" + task.ID, newServer(discardLogger(), pg, testCORS, nil)})
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -635,7 +637,7 @@ func TestAccessLog(t *testing.T) {
 	t.Parallel()
 	var buf strings.Builder
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	h := newServer(log, newMemStore(), testCORS)
+	h := newServer(log, newMemStore(), testCORS, nil)
 	rec := serve(t, h, "POST", "/api/alice@example.com/tasks", `{"title": "secret plan"}`, "X-Request-ID", "req-1")
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("POST: %d", rec.Code)
@@ -665,7 +667,7 @@ func TestErrorLoggedOnceWithCause(t *testing.T) {
 	var buf strings.Builder
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	store := &stubStore{err: errors.New("disk on fire")}
-	rec := serve(t, newServer(log, store, testCORS), "GET", "/api/u/tasks", "", "X-Request-ID", "req-9")
+	rec := serve(t, newServer(log, store, testCORS, nil), "GET", "/api/u/tasks", "", "X-Request-ID", "req-9")
 	wantDetail(t, rec, http.StatusInternalServerError, "Internal Server Error")
 	if strings.Contains(rec.Body.String(), "fire") {
 		t.Errorf("the response shows the cause: %s", rec.Body.String())

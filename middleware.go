@@ -15,12 +15,12 @@ import (
 // 404 and 405 as text and redirects paths containing "//", "." or ".."
 // segments to a cleaned path. The cleaned path may name another user's
 // resource (/api/a/../b/tasks), so instead of redirecting we answer 404.
-func muxErrorsAsJSON(mux *http.ServeMux) http.Handler {
+func muxErrorsAsJSON(log *slog.Logger, mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The escaped path, as the mux cleans it: %2F inside a segment is
 		// part of a value ("a/" as a user id), not a separator.
 		if !isCleanPath(r.URL.EscapedPath()) {
-			writeJSON(w, http.StatusNotFound, detail{"Not Found"})
+			writeError(w, r, log, errNoRoute)
 			return
 		}
 		h, pattern := mux.Handler(r)
@@ -32,10 +32,10 @@ func muxErrorsAsJSON(mux *http.ServeMux) http.Handler {
 		h.ServeHTTP(rec, r)
 		if rec.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
-			writeJSON(w, http.StatusMethodNotAllowed, detail{"Method Not Allowed"})
+			writeError(w, r, log, errMethodNotAllowed)
 			return
 		}
-		writeJSON(w, http.StatusNotFound, detail{"Not Found"})
+		writeError(w, r, log, errNoRoute)
 	})
 }
 
@@ -93,7 +93,7 @@ func withLogging(log *slog.Logger, next http.Handler) http.Handler {
 				log.Error("panic", "method", r.Method, "route", r.Pattern, "request_id", id,
 					"panic", p, "stack", string(debug.Stack()))
 				if sw.status == 0 {
-					writeJSON(sw, http.StatusInternalServerError, detail{"Internal Server Error"})
+					writeError(sw, r, log, errPanicked)
 					p = nil
 				} else {
 					// Part of the answer is out and its status cannot

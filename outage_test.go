@@ -215,7 +215,7 @@ func TestPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newServer(discardLogger(), store, testCORS)
+	h := newServer(discardLogger(), store, testCORS, nil)
 	user := newUserID(t)
 	task := decodeAs[testTask](t, serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "kept", "description": "intact"}`), http.StatusCreated)
 	limit := opts.Timeout + 500*time.Millisecond // scheduling slack on a busy machine

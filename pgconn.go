@@ -172,20 +172,6 @@ func (s *pgStore) purgeLoop(interval time.Duration) {
 	}
 }
 
-// openPostgres connects with cfg and applies the embedded schema once; a
-// database that cannot be reached is an error.
-func openPostgres(ctx context.Context, cfg pq.Config, opts pgOptions) (*pgStore, error) {
-	s, err := newPostgres(cfg, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.applySchema(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
 // Start-up backoff: Neon computes take a few seconds to wake, so the first
 // retries come quickly; the cap keeps a long outage from being hammered.
 const (

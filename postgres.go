@@ -1,5 +1,10 @@
 package main
 
+// The PostgreSQL store: each method with the statement it runs, written out
+// in full. Every statement is scoped by user_id and is one round trip; how
+// statements reach the server (prepared or not, deadlines, retries at
+// start-up, driver errors) is pgconn.go's business.
+
 import (
 	"bytes"
 	"context"
@@ -19,9 +24,12 @@ import (
 // retentionSeconds is idempotencyRetention as a statement argument.
 var retentionSeconds = int(idempotencyRetention / time.Second)
 
-// sqlArg is the precondition as a statement argument: NULL for none, else
-// an array of timestamps.
-func (c ifMatch) sqlArg() any {
+// versionsArg is a write's precondition as a statement argument: NULL for
+// none, else the array of versions it accepts. The statements check it in
+// their own WHERE, "($n::timestamptz[] IS NULL OR updated_at = ANY($n))",
+// so a conditional write is still one statement, with no race between the
+// check and the write.
+func versionsArg(c ifMatch) any {
 	if c == nil {
 		return nil
 	}
@@ -58,114 +66,9 @@ type pgStore struct {
 
 var _ taskStore = (*pgStore)(nil)
 
-const taskColumns = `id, user_id, title, description, is_completed, created_at, updated_at`
-
-// bumpUpdatedAt moves updated_at strictly forward even when two writes fall
-// in the same microsecond or the clock steps back, so every successful
-// write changes it.
-const bumpUpdatedAt = `updated_at = GREATEST(now(), updated_at + interval '1 microsecond')`
-
-const (
-	createTaskSQL = `INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING ` + taskColumns
-	getTaskSQL = `SELECT ` + taskColumns + ` FROM task
-		WHERE user_id = $1 AND id = $2`
-	updateTaskSQL = `UPDATE task SET
-			title = COALESCE($3, title),
-			description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
-			is_completed = COALESCE($6::boolean, is_completed),
-			` + bumpUpdatedAt + `
-		WHERE user_id = $1 AND id = $2 AND ` + versionIn7 + ` RETURNING ` + taskColumns
-	deleteTaskSQL = `DELETE FROM task WHERE user_id = $1 AND id = $2 AND ` + versionIn3
-	toggleTaskSQL = `UPDATE task SET is_completed = NOT is_completed, ` + bumpUpdatedAt + `
-		WHERE user_id = $1 AND id = $2 AND ` + versionIn3 + ` RETURNING ` + taskColumns
-)
-
-// The keyed writes record the answer in idempotency_key in the same
-// statement as the write. If the key is already there, the unique index
-// makes the whole statement fail, the write included, and the recorded
-// answer is read instead. So the common case stays one round trip, and of
-// two concurrent requests with one key only one writes.
-const (
-	recordKeyColumns   = `(user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)`
-	createTaskKeyedSQL = `WITH ins AS (
-			INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, false, now(), now()) RETURNING ` + taskColumns + `
-		), rec AS (
-			INSERT INTO idempotency_key ` + recordKeyColumns + `
-			SELECT user_id, $5, $6, id, title, description, is_completed, created_at, updated_at FROM ins
-		)
-		SELECT ` + taskColumns + ` FROM ins`
-	toggleTaskKeyedSQL = `WITH upd AS (
-			UPDATE task SET is_completed = NOT is_completed, ` + bumpUpdatedAt + `
-			WHERE user_id = $1 AND id = $2 AND ` + versionIn3 + ` RETURNING ` + taskColumns + `
-		), rec AS (
-			INSERT INTO idempotency_key ` + recordKeyColumns + `
-			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
-		)
-		SELECT ` + taskColumns + ` FROM upd`
-	recordedAnswerSQL = `SELECT request_hash, task_id, user_id, title, description, is_completed, created_at, updated_at
-		FROM idempotency_key WHERE user_id = $1 AND key = $2 AND recorded_at > now() - $3::integer * interval '1 second'`
-	forgetExpiredKeySQL = `DELETE FROM idempotency_key WHERE user_id = $1 AND key = $2 AND recorded_at <= now() - $3::integer * interval '1 second'`
-	purgeExpiredKeysSQL = `DELETE FROM idempotency_key WHERE recorded_at <= now() - $1::integer * interval '1 second'`
-)
-
-// versionIn3 and versionIn7 are the precondition in SQL: the parameter (ifMatch.sqlArg) is
-// NULL, or holds the row's updated_at. Checked in the write's own WHERE, so
-// a conditional write is still one statement, with no race between the
-// check and the write.
-const (
-	versionIn3 = `($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))`
-	versionIn7 = `($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))`
-)
-
-// listAllTasksSQL is the list statement without a filter or a cursor: the
-// whole list, or its first page. listTasksSQL[0][0] is this text.
-const listAllTasksSQL = `SELECT ` + taskColumns + ` FROM task WHERE user_id = $1 ORDER BY created_at, id LIMIT $2`
-
-// listTasksSQL holds the list statement for each shape of listQuery:
-// [with a completed filter][with a cursor]. LIMIT NULL means no limit. Four
-// statements rather than one with optional conditions, so that each is
-// planned as an index range scan on (user_id, created_at, id).
-var listTasksSQL = func() (stmts [2][2]string) {
-	for _, completed := range []int{0, 1} {
-		for _, cursor := range []int{0, 1} {
-			q, n := `SELECT `+taskColumns+` FROM task WHERE user_id = $1`, 1
-			if completed == 1 {
-				n++
-				q += fmt.Sprintf(` AND is_completed = $%d`, n)
-			}
-			if cursor == 1 {
-				q += fmt.Sprintf(` AND (created_at, id) > ($%d, $%d)`, n+1, n+2)
-				n += 2
-			}
-			stmts[completed][cursor] = q + fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, n+1)
-		}
-	}
-	return stmts
-}()
-
-// listArgs returns the statement for q and its arguments.
-func listArgs(userID string, q listQuery) (string, []any) {
-	args := []any{userID}
-	completed, cursor := 0, 0
-	if q.Completed != nil {
-		completed = 1
-		args = append(args, *q.Completed)
-	}
-	if q.After != nil {
-		cursor = 1
-		args = append(args, q.After.CreatedAt, q.After.ID)
-	}
-	var limit *int
-	if q.Limit > 0 {
-		limit = &q.Limit
-	}
-	return listTasksSQL[completed][cursor], append(args, limit)
-}
-
-// allStatements are the statements a request may run.
-var allStatements = []string{listTasksSQL[0][0], listTasksSQL[0][1], listTasksSQL[1][0], listTasksSQL[1][1],
+// allStatements are the statements a request may run, prepared once per
+// connection when the store prepares statements.
+var allStatements = []string{listAllTasksSQL, listTasksByStateSQL, listTasksAfterSQL, listTasksByStateAfterSQL,
 	createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL,
 	createTaskKeyedSQL, toggleTaskKeyedSQL, recordedAnswerSQL, forgetExpiredKeySQL}
 
@@ -189,6 +92,47 @@ func scanTask(row rowScanner) (Task, error) {
 	return t, nil
 }
 
+// The list statements, one for each shape of listQuery: with or without a
+// completed filter, with or without an after= cursor. Four statements
+// rather than one with optional conditions, so that each is planned as a
+// range scan on the (user_id, created_at, id) index that also gives the
+// order. LIMIT NULL is no limit.
+const (
+	listAllTasksSQL = `SELECT id, user_id, title, description, is_completed, created_at, updated_at
+		FROM task
+		WHERE user_id = $1
+		ORDER BY created_at, id LIMIT $2`
+	listTasksByStateSQL = `SELECT id, user_id, title, description, is_completed, created_at, updated_at
+		FROM task
+		WHERE user_id = $1 AND is_completed = $2
+		ORDER BY created_at, id LIMIT $3`
+	listTasksAfterSQL = `SELECT id, user_id, title, description, is_completed, created_at, updated_at
+		FROM task
+		WHERE user_id = $1 AND (created_at, id) > ($2, $3)
+		ORDER BY created_at, id LIMIT $4`
+	listTasksByStateAfterSQL = `SELECT id, user_id, title, description, is_completed, created_at, updated_at
+		FROM task
+		WHERE user_id = $1 AND is_completed = $2 AND (created_at, id) > ($3, $4)
+		ORDER BY created_at, id LIMIT $5`
+)
+
+// listStatement returns the list statement for q and its arguments.
+func listStatement(userID string, q listQuery) (string, []any) {
+	var limit *int
+	if q.Limit > 0 {
+		limit = &q.Limit
+	}
+	switch {
+	case q.Completed != nil && q.After != nil:
+		return listTasksByStateAfterSQL, []any{userID, *q.Completed, q.After.CreatedAt, q.After.ID, limit}
+	case q.Completed != nil:
+		return listTasksByStateSQL, []any{userID, *q.Completed, limit}
+	case q.After != nil:
+		return listTasksAfterSQL, []any{userID, q.After.CreatedAt, q.After.ID, limit}
+	}
+	return listAllTasksSQL, []any{userID, limit}
+}
+
 // ListTasks implements taskStore: rows are read from the connection as the
 // caller consumes them.
 func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
@@ -205,7 +149,7 @@ func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) ite
 		defer cancel(nil)
 		timer := time.AfterFunc(s.timeout, func() { cancel(context.DeadlineExceeded) })
 		defer timer.Stop()
-		query, args := listArgs(userID, q)
+		query, args := listStatement(userID, q)
 		rows, err := s.query(ctx, query, args...)
 		if err != nil {
 			yield(Task{}, classify("list tasks", err))
@@ -235,6 +179,28 @@ func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) ite
 		}
 	}
 }
+
+// createTaskSQL stores a new task; the id is made by the caller (newTaskID),
+// the times by the database, so both stores agree on one clock per store.
+const createTaskSQL = `INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, false, now(), now())
+	RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
+
+// createTaskKeyedSQL is createTaskSQL that also records its answer under an
+// idempotency key, in the same statement. If the key is already there, the
+// unique index makes the whole statement fail, the insert included, and
+// keyedWrite reads the recorded answer instead. So the common case stays
+// one round trip, and of two concurrent requests with one key only one
+// writes.
+const createTaskKeyedSQL = `WITH ins AS (
+		INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, false, now(), now())
+		RETURNING id, user_id, title, description, is_completed, created_at, updated_at
+	), rec AS (
+		INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
+		SELECT user_id, $5, $6, id, title, description, is_completed, created_at, updated_at FROM ins
+	)
+	SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM ins`
 
 // CreateTask implements taskStore.
 func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask, key idempotencyKey) (Task, bool, error) {
@@ -294,6 +260,17 @@ func isKeyConflict(err error) bool {
 	return pqErr != nil && pqErr.Constraint == "idempotency_key_pkey"
 }
 
+// recordedAnswerSQL reads the answer recorded under a key within the
+// retention; forgetExpiredKeySQL drops one expired record that the purge
+// has not reached yet, so the key can be used again.
+const (
+	recordedAnswerSQL = `SELECT request_hash, task_id, user_id, title, description, is_completed, created_at, updated_at
+		FROM idempotency_key
+		WHERE user_id = $1 AND key = $2 AND recorded_at > now() - $3::integer * interval '1 second'`
+	forgetExpiredKeySQL = `DELETE FROM idempotency_key
+		WHERE user_id = $1 AND key = $2 AND recorded_at <= now() - $3::integer * interval '1 second'`
+)
+
 // recordedAnswer reads the answer recorded under key: found is false if
 // there is none (or it expired), errKeyReused if it answered another
 // request.
@@ -338,12 +315,20 @@ func (s *pgStore) execOnce(ctx context.Context, op, query string, args ...any) e
 	return nil
 }
 
+// purgeExpiredKeysSQL deletes every user's expired idempotency keys.
+const purgeExpiredKeysSQL = `DELETE FROM idempotency_key
+	WHERE recorded_at <= now() - $1::integer * interval '1 second'`
+
 // PurgeExpiredKeys deletes idempotency keys older than the retention.
 func (s *pgStore) PurgeExpiredKeys(ctx context.Context) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.execOnce(ctx, "purge idempotency keys", purgeExpiredKeysSQL, retentionSeconds)
 }
+
+const getTaskSQL = `SELECT id, user_id, title, description, is_completed, created_at, updated_at
+	FROM task
+	WHERE user_id = $1 AND id = $2`
 
 // GetTask implements taskStore.
 func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) {
@@ -352,13 +337,27 @@ func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) 
 	return s.queryTask(ctx, "get task", getTaskSQL, userID, id)
 }
 
+// updateTaskSQL sets the fields the update names ($4 says whether the
+// description is one of them, since NULL is a value for it), if the
+// precondition $7 holds. Every write moves updated_at strictly forward,
+// even when two fall in the same microsecond or the clock steps back, so
+// each write makes a new ETag.
+const updateTaskSQL = `UPDATE task SET
+		title = COALESCE($3, title),
+		description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
+		is_completed = COALESCE($6::boolean, is_completed),
+		updated_at = GREATEST(now(), updated_at + interval '1 microsecond')
+	WHERE user_id = $1 AND id = $2
+		AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))
+	RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
+
 // UpdateTask implements taskStore in one statement, so a concurrent toggle
 // can never be lost between a read and a write.
 func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (Task, error) {
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
 	t, err := s.queryTask(ctx, "update task", updateTaskSQL,
-		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted, u.IfMatch.sqlArg())
+		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted, versionsArg(u.IfMatch))
 	return t, s.whyNotFound(ctx, userID, id, u.IfMatch, err)
 }
 
@@ -376,6 +375,10 @@ func (s *pgStore) whyNotFound(ctx context.Context, userID, id string, cond ifMat
 	return &staleError{Current: current}
 }
 
+const deleteTaskSQL = `DELETE FROM task
+	WHERE user_id = $1 AND id = $2
+		AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))`
+
 // DeleteTask implements taskStore.
 func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatch) error {
 	if err := s.checkReady("delete task"); err != nil {
@@ -383,7 +386,7 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 	}
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
-	res, err := s.exec(ctx, deleteTaskSQL, userID, id, cond.sqlArg())
+	res, err := s.exec(ctx, deleteTaskSQL, userID, id, versionsArg(cond))
 	if err != nil {
 		return classify("delete task", err)
 	}
@@ -397,6 +400,30 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 	return nil
 }
 
+// toggleTaskSQL flips is_completed in one statement, so N concurrent
+// toggles flip it N times: PostgreSQL serialises them on the row lock.
+// toggleTaskKeyedSQL also records the answer, as createTaskKeyedSQL does.
+const (
+	toggleTaskSQL = `UPDATE task SET
+			is_completed = NOT is_completed,
+			updated_at = GREATEST(now(), updated_at + interval '1 microsecond')
+		WHERE user_id = $1 AND id = $2
+			AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
+		RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
+	toggleTaskKeyedSQL = `WITH upd AS (
+			UPDATE task SET
+				is_completed = NOT is_completed,
+				updated_at = GREATEST(now(), updated_at + interval '1 microsecond')
+			WHERE user_id = $1 AND id = $2
+				AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
+			RETURNING id, user_id, title, description, is_completed, created_at, updated_at
+		), rec AS (
+			INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
+			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
+		)
+		SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM upd`
+)
+
 // ToggleTask implements taskStore with a single UPDATE … SET x = NOT x, which
 // PostgreSQL serialises on the row lock.
 func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (Task, bool, error) {
@@ -404,10 +431,10 @@ func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatc
 	defer cancel()
 	if key.Key != "" {
 		t, replayed, err := s.keyedWrite(ctx, "toggle task", toggleTaskKeyedSQL, userID, key,
-			userID, id, cond.sqlArg(), key.Key, key.Hash[:])
+			userID, id, versionsArg(cond), key.Key, key.Hash[:])
 		return t, replayed, s.whyNotFound(ctx, userID, id, cond, err)
 	}
-	t, err := s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, cond.sqlArg())
+	t, err := s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, versionsArg(cond))
 	return t, false, s.whyNotFound(ctx, userID, id, cond, err)
 }
 

@@ -52,42 +52,88 @@ func logRequestError(log *slog.Logger, level slog.Level, msg string, w http.Resp
 		"request_id", w.Header().Get(requestIDHeader), "err", err)
 }
 
-// writeError answers with the status and body the contract gives for err.
-// An error it does not recognise is internal: it is logged with the request,
-// and the client learns nothing about it.
-func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if verr, ok := errors.AsType[*validationError](err); ok {
-		writeJSON(w, http.StatusUnprocessableEntity, detail{verr.items})
-		return
-	}
-	if stale, ok := errors.AsType[*staleError](err); ok {
-		w.Header().Set("ETag", etag(stale.Current))
-		writeJSON(w, http.StatusPreconditionFailed, detail{"Precondition Failed: the task has changed since that ETag"})
-		return
-	}
-	switch {
-	case errors.Is(err, errTaskNotFound):
-		writeJSON(w, http.StatusNotFound, detail{"Task not found"})
-	case errors.Is(err, errKeyReused):
-		writeJSON(w, http.StatusUnprocessableEntity, detail{[]fieldError{{Type: "value_error", Loc: []any{"header", "idempotency-key"},
-			Msg: "Value error, this Idempotency-Key was already used for a different request"}}})
+// Errors the HTTP layer answers itself. The stores', the validator's and
+// authentication's errors are declared beside what returns them.
+var (
+	errNoRoute          = errors.New("no route for the path")
+	errMethodNotAllowed = errors.New("method not allowed on the path")
+	errCORSOrigin       = errors.New("CORS preflight from an origin not allowed")
+	errCORSMethod       = errors.New("CORS preflight for a method not allowed")
+	// errPanicked is a handler's panic, already logged with its stack.
+	errPanicked = errors.New("handler panicked")
+)
 
+// writeError is the one way an error reaches a client: answerFor picks the
+// status and detail, the error is logged if it is worth a line, and the
+// body is written in FastAPI's shape.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	a := answerFor(r, err)
+	if a.logMsg != "" {
+		logRequestError(log, a.level, a.logMsg, w, r, err)
+	}
+	if a.header != "" {
+		w.Header().Set(a.header, a.value)
+	}
+	writeJSON(w, a.status, detail{a.detail})
+}
+
+// errorAnswer is what a client is told about an error, and what the log is.
+type errorAnswer struct {
+	status        int
+	detail        any        // a string, or the items of a 422
+	header, value string     // one header to set, if any
+	logMsg        string     // "" for a client's own mistake: not logged
+	level         slog.Level // of the log line
+}
+
+// answerFor maps every error a request can meet to its answer. An error it
+// does not recognise is internal: logged with the request, and the client
+// learns nothing about it.
+func answerFor(r *http.Request, err error) errorAnswer {
+	var invalid *validationError
+	var stale *staleError
+	var badToken *tokenError
+	switch {
+	case errors.As(err, &invalid):
+		return errorAnswer{status: http.StatusUnprocessableEntity, detail: invalid.items}
+	case errors.As(err, &stale):
+		return errorAnswer{status: http.StatusPreconditionFailed, header: "ETag", value: etag(stale.Current),
+			detail: "Precondition Failed: the task has changed since that ETag"}
+	case errors.Is(err, errTaskNotFound):
+		return errorAnswer{status: http.StatusNotFound, detail: "Task not found"}
+	case errors.Is(err, errNoRoute):
+		return errorAnswer{status: http.StatusNotFound, detail: "Not Found"}
+	case errors.Is(err, errMethodNotAllowed):
+		return errorAnswer{status: http.StatusMethodNotAllowed, detail: "Method Not Allowed"}
+	case errors.Is(err, errCORSOrigin):
+		return errorAnswer{status: http.StatusBadRequest, detail: "Disallowed CORS origin"}
+	case errors.Is(err, errCORSMethod):
+		return errorAnswer{status: http.StatusBadRequest, detail: "Disallowed CORS method"}
+	case errors.Is(err, errKeyReused):
+		return errorAnswer{status: http.StatusUnprocessableEntity, detail: []fieldError{{Type: "value_error",
+			Loc: []any{"header", "idempotency-key"}, Msg: "Value error, this Idempotency-Key was already used for a different request"}}}
 	case errors.Is(err, errBodyTooLarge):
-		writeJSON(w, http.StatusRequestEntityTooLarge,
-			detail{fmt.Sprintf("Request body is larger than %d bytes", maxBodyBytes)})
+		return errorAnswer{status: http.StatusRequestEntityTooLarge, detail: fmt.Sprintf("Request body is larger than %d bytes", maxBodyBytes)}
 	case errors.Is(err, errBodyUnreadable):
-		logRequestError(log, slog.LevelInfo, "request body unreadable", w, r, err)
-		writeJSON(w, http.StatusBadRequest, detail{"Request body could not be read"})
+		return errorAnswer{status: http.StatusBadRequest, detail: "Request body could not be read", logMsg: "request body unreadable", level: slog.LevelInfo}
+	case errors.As(err, &badToken):
+		return errorAnswer{status: http.StatusUnauthorized, detail: badToken.detail, header: "WWW-Authenticate", value: badToken.challenge(),
+			logMsg: "unauthenticated", level: slog.LevelInfo}
+	case errors.Is(err, errWrongSubject):
+		return errorAnswer{status: http.StatusForbidden, detail: "Not allowed to access another user's tasks", logMsg: "forbidden", level: slog.LevelInfo}
+	case errors.Is(err, errKeysUnavailable):
+		// The token may be good: a 401 would send the user to sign in
+		// again for nothing.
+		return errorAnswer{status: http.StatusServiceUnavailable, detail: "Authentication unavailable, try again shortly",
+			header: "Retry-After", value: retryAfterSeconds, logMsg: "cannot check token", level: slog.LevelWarn}
 	case r.Context().Err() != nil:
 		// The client is gone; nobody reads this answer.
-		logRequestError(log, slog.LevelInfo, "request cancelled", w, r, err)
-		writeJSON(w, http.StatusServiceUnavailable, detail{"Request cancelled"})
+		return errorAnswer{status: http.StatusServiceUnavailable, detail: "Request cancelled", logMsg: "request cancelled", level: slog.LevelInfo}
 	case errors.Is(err, errStoreUnavailable):
-		logRequestError(log, slog.LevelWarn, "store unavailable", w, r, err)
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		writeJSON(w, http.StatusServiceUnavailable, detail{"Database unavailable, try again shortly"})
-	default:
-		logRequestError(log, slog.LevelError, "internal error", w, r, err)
-		writeJSON(w, http.StatusInternalServerError, detail{"Internal Server Error"})
+		return errorAnswer{status: http.StatusServiceUnavailable, detail: "Database unavailable, try again shortly",
+			header: "Retry-After", value: retryAfterSeconds, logMsg: "store unavailable", level: slog.LevelWarn}
+	case errors.Is(err, errPanicked):
+		return errorAnswer{status: http.StatusInternalServerError, detail: "Internal Server Error"}
 	}
+	return errorAnswer{status: http.StatusInternalServerError, detail: "Internal Server Error", logMsg: "internal error", level: slog.LevelError}
 }

@@ -5,43 +5,46 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 )
 
-// newServer returns the whole HTTP API: the routes, wrapped in the
-// middleware every response goes through. It has no authentication.
-func newServer(log *slog.Logger, store taskStore, cors corsPolicy) http.Handler {
-	return newServerWithAuth(log, store, cors, nil)
-}
-
-// newServerWithAuth is newServer with bearer tokens required on the /api/
-// routes (none when auth is nil). Authentication sits inside CORS, so a
-// preflight is answered without a token and a 401 carries the CORS headers
-// a browser needs to read it.
-func newServerWithAuth(log *slog.Logger, store taskStore, cors corsPolicy, auth *authenticator) http.Handler {
+// newServer returns the whole HTTP API: every route with its own
+// middleware, wrapped in what every response goes through, outermost
+// first: request ids, the access log and panic recovery; CORS (so a
+// preflight never reaches a route, and a 401 still carries the headers a
+// browser needs to read it); JSON 404 and 405 for paths no route takes.
+// A nil auth leaves the API open.
+func newServer(log *slog.Logger, store taskStore, cors corsPolicy, auth *authenticator) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(mux, log, store)
-	return withLogging(log, withCORS(cors, withAuth(log, auth, mux, muxErrorsAsJSON(mux))))
+	for _, rt := range routes(log, store, auth) {
+		mux.Handle(rt.pattern, rt.handler)
+	}
+	return withLogging(log, withCORS(log, cors, muxErrorsAsJSON(log, mux)))
 }
 
-// routeRegistrar is what addRoutes registers on: the server's
-// *http.ServeMux, or a test's list of patterns.
-type routeRegistrar interface {
-	Handle(pattern string, handler http.Handler)
+// route is one endpoint: a net/http pattern and the handler that serves it.
+type route struct {
+	pattern string
+	handler http.Handler
 }
 
-// addRoutes lists every endpoint of the service. openapi.json documents
-// each of them; a test holds the two to each other.
-func addRoutes(mux routeRegistrar, log *slog.Logger, store taskStore) {
-	mux.Handle("GET /api/{user_id}/tasks", handleListTasks(log, store))
-	mux.Handle("POST /api/{user_id}/tasks", handleCreateTask(log, store))
-	mux.Handle("GET /api/{user_id}/tasks/{task_id}", handleGetTask(log, store))
-	mux.Handle("PUT /api/{user_id}/tasks/{task_id}", handleUpdateTask(log, store))
-	mux.Handle("DELETE /api/{user_id}/tasks/{task_id}", handleDeleteTask(log, store))
-	mux.Handle("PATCH /api/{user_id}/tasks/{task_id}/complete", handleToggleTask(log, store))
-	mux.Handle("GET /healthz", handleHealthz())
-	mux.Handle("GET /readyz", handleReadyz(log, store))
-	mux.Handle("GET /openapi.json", handleOpenAPI())
-	mux.Handle("GET /docs", handleDocs())
+// routes lists every endpoint of the service. The /api/ routes need the
+// path's user to be authenticated (requireUser); the others are open.
+// openapi.json documents each route; a test holds the two to each other.
+func routes(log *slog.Logger, store taskStore, auth *authenticator) []route {
+	user := func(h http.Handler) http.Handler { return requireUser(log, auth, h) }
+	return []route{
+		{"GET /api/{user_id}/tasks", user(handleListTasks(log, store))},
+		{"POST /api/{user_id}/tasks", user(handleCreateTask(log, store))},
+		{"GET /api/{user_id}/tasks/{task_id}", user(handleGetTask(log, store))},
+		{"PUT /api/{user_id}/tasks/{task_id}", user(handleUpdateTask(log, store))},
+		{"DELETE /api/{user_id}/tasks/{task_id}", user(handleDeleteTask(log, store))},
+		{"PATCH /api/{user_id}/tasks/{task_id}/complete", user(handleToggleTask(log, store))},
+		{"GET /healthz", handleHealthz()},
+		{"GET /readyz", handleReadyz(log, store)},
+		{"GET /openapi.json", handleOpenAPI()},
+		{"GET /docs", handleDocs()},
+	}
 }
 
 // handleHealthz answers 200 while the process runs.
@@ -50,6 +53,10 @@ func handleHealthz() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }
+
+// readyzTimeout bounds the store check of /readyz, so a load balancer's
+// probe gets an answer even while the database hangs.
+const readyzTimeout = 2 * time.Second
 
 // handleReadyz answers 200 when the store answers, 503 when it does not.
 func handleReadyz(log *slog.Logger, store taskStore) http.Handler {

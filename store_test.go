@@ -16,7 +16,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,12 +86,32 @@ func TestPostgresFallsBackToUnnamedStatements(t *testing.T) {
 	}
 }
 
-// TestListStatements: the unfiltered list statement is the constant the
-// benchmark's pgbench scripts read, so the ceiling runs the service's text.
+// TestListStatements: each shape of list query has a statement of its own,
+// given exactly as many arguments as it has parameters; the unfiltered one
+// is listAllTasksSQL, the constant the benchmark's pgbench scripts read, so
+// the ceiling runs the service's text.
 func TestListStatements(t *testing.T) {
 	t.Parallel()
-	if listTasksSQL[0][0] != listAllTasksSQL {
-		t.Errorf("listTasksSQL[0][0] = %q\nwant listAllTasksSQL %q", listTasksSQL[0][0], listAllTasksSQL)
+	done := true
+	after := &listCursor{CreatedAt: time.Now(), ID: "0190a0d4-6c1e-7a3b-8c4d-5e6f708192a3"}
+	seen := make(map[string]bool)
+	for _, q := range []listQuery{{}, {Completed: &done}, {After: after}, {Completed: &done, After: after, Limit: 3}} {
+		query, args := listStatement("u", q)
+		seen[query] = true
+		params := 0
+		for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(query, -1) {
+			n, _ := strconv.Atoi(m[1])
+			params = max(params, n)
+		}
+		if params != len(args) {
+			t.Errorf("%+v: %d arguments for a statement with %d parameters:\n%s", q, len(args), params, query)
+		}
+	}
+	if len(seen) != 4 {
+		t.Errorf("%d distinct statements for the 4 shapes of list query", len(seen))
+	}
+	if query, _ := listStatement("u", listQuery{}); query != listAllTasksSQL {
+		t.Errorf("the unfiltered list runs %q\nwant listAllTasksSQL %q", query, listAllTasksSQL)
 	}
 }
 
@@ -757,7 +779,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	if err := s.Ping(t.Context()); !errors.Is(err, errStoreUnavailable) {
 		t.Errorf("ping: err = %v, want errStoreUnavailable", err)
 	}
-	h := newServer(discardLogger(), s, testCORS)
+	h := newServer(discardLogger(), s, testCORS, nil)
 	for _, ep := range everyEndpoint {
 		rec := serve(t, h, ep.method, ep.target, ep.body)
 		wantDetail(t, rec, http.StatusServiceUnavailable, "Database unavailable, try again shortly")
@@ -1103,7 +1125,7 @@ func TestPostgresOutOfRangeETag(t *testing.T) {
 	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
 	user := newUserID(t)
 	task := mustCreate(t, s, user, newTask{Title: "t"})
-	h := newServer(discardLogger(), s, testCORS)
+	h := newServer(discardLogger(), s, testCORS, nil)
 	for _, tag := range []string{`"-gzzs93zls00"`, `"zzzzzzzzzzzz"`} {
 		rec := serve(t, h, "DELETE", "/api/"+user+"/tasks/"+task.ID, "", "If-Match", tag)
 		if rec.Code != http.StatusPreconditionFailed {

@@ -1,5 +1,10 @@
 package main
 
+// The six task handlers. Each reads straight down: path values, query or
+// body, validation, one store call, the answer; every error goes to
+// writeError. Decoding and validation are in validate.go, the answers'
+// shapes in respond.go and encode.go.
+
 import (
 	"log/slog"
 	"net/http"
@@ -105,18 +110,24 @@ func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
 // handleGetTask answers GET /api/{user_id}/tasks/{task_id}; with an
 // If-None-Match naming the task's ETag, a 304 without the body.
 func handleGetTask(log *slog.Logger, store taskStore) http.Handler {
-	return handleOneTask(log, func(w http.ResponseWriter, r *http.Request, userID, taskID string) error {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID, taskID := v.userID(r), v.taskID(r)
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		task, err := store.GetTask(r.Context(), userID, taskID)
 		if err != nil {
-			return err
+			writeError(w, r, log, err)
+			return
 		}
 		if noneMatch(r.Header.Get("If-None-Match"), task) {
 			w.Header().Set("ETag", etag(task))
 			w.WriteHeader(http.StatusNotModified)
-			return nil
+			return
 		}
 		writeTask(w, http.StatusOK, task)
-		return nil
 	})
 }
 
@@ -153,12 +164,18 @@ func handleUpdateTask(log *slog.Logger, store taskStore) http.Handler {
 
 // handleDeleteTask answers DELETE /api/{user_id}/tasks/{task_id}.
 func handleDeleteTask(log *slog.Logger, store taskStore) http.Handler {
-	return handleOneTask(log, func(w http.ResponseWriter, r *http.Request, userID, taskID string) error {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v validator
+		userID, taskID := v.userID(r), v.taskID(r)
+		if err := v.err(); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		if err := store.DeleteTask(r.Context(), userID, taskID, parseIfMatch(r.Header)); err != nil {
-			return err
+			writeError(w, r, log, err)
+			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"message": "Task deleted successfully"})
-		return nil
 	})
 }
 
@@ -181,22 +198,5 @@ func handleToggleTask(log *slog.Logger, store taskStore) http.Handler {
 		}
 		markReplayed(w, replayed)
 		writeTask(w, http.StatusOK, task)
-	})
-}
-
-// handleOneTask answers a request on one task that has no body: it checks
-// both path values, then serve answers; an error it returns is answered
-// by writeError.
-func handleOneTask(log *slog.Logger, serve func(w http.ResponseWriter, r *http.Request, userID, taskID string) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var v validator
-		userID, taskID := v.userID(r), v.taskID(r)
-		if err := v.err(); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
-		if err := serve(w, r, userID, taskID); err != nil {
-			writeError(w, r, log, err)
-		}
 	})
 }

@@ -70,7 +70,7 @@ var testCORS = corsPolicy{origins: []string{defaultCORSOrigins}}
 // newTestServer returns the full HTTP API on a fresh in-memory store.
 func newTestServer(t testing.TB) http.Handler {
 	t.Helper()
-	return newServer(discardLogger(), newMemStore(), testCORS)
+	return newServer(discardLogger(), newMemStore(), testCORS, nil)
 }
 
 // serve sends one request and returns the recorded response. An empty body
@@ -697,7 +697,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if rec := serve(t, h, "GET", "/readyz", ""); rec.Code != http.StatusOK {
 		t.Errorf("readyz on memory: %d", rec.Code)
 	}
-	down := newServer(discardLogger(), &stubStore{err: errStoreUnavailable}, testCORS)
+	down := newServer(discardLogger(), &stubStore{err: errStoreUnavailable}, testCORS, nil)
 	if rec := serve(t, down, "GET", "/healthz", ""); rec.Code != http.StatusOK {
 		t.Errorf("healthz with the store down: %d, want 200", rec.Code)
 	}
@@ -772,7 +772,7 @@ func TestStoreFailures(t *testing.T) {
 	for _, tt := range tests {
 		for _, ep := range everyEndpoint {
 			t.Run(tt.name+" "+ep.method+" "+ep.target, func(t *testing.T) {
-				h := newServer(discardLogger(), tt.store, testCORS)
+				h := newServer(discardLogger(), tt.store, testCORS, nil)
 				rec := serve(t, h, ep.method, ep.target, ep.body)
 				wantDetail(t, rec, tt.status, tt.detail)
 				if retry := rec.Header().Get("Retry-After"); (tt.status == 503) != (retry != "") {
@@ -795,7 +795,7 @@ func TestCORS(t *testing.T) {
 
 	t.Run("preflight answered without the store", func(t *testing.T) {
 		store := &stubStore{err: errors.New("store touched"), panics: true}
-		h := newServer(discardLogger(), store, testCORS)
+		h := newServer(discardLogger(), store, testCORS, nil)
 		for _, ep := range everyEndpoint {
 			rec := serve(t, h, "OPTIONS", ep.target, "", preflight(origin, ep.method)...)
 			if rec.Code != http.StatusNoContent {
@@ -848,7 +848,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("any origin", func(t *testing.T) {
-		h := newServer(discardLogger(), newMemStore(), corsPolicy{anyOrigin: true})
+		h := newServer(discardLogger(), newMemStore(), corsPolicy{anyOrigin: true}, nil)
 		rec := serve(t, h, "OPTIONS", "/api/u/tasks", "", preflight("https://anywhere.example", "DELETE")...)
 		if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "*" ||
 			rec.Header().Get("Access-Control-Allow-Credentials") != "" {
@@ -977,7 +977,7 @@ func FuzzAppendTask(f *testing.F) {
 func TestListStreamsLongLists(t *testing.T) {
 	t.Parallel()
 	store := newMemStore()
-	h := newServer(discardLogger(), store, testCORS)
+	h := newServer(discardLogger(), store, testCORS, nil)
 	title := strings.Repeat("長", 500) // 1,500 bytes, so 300 tasks span many chunks
 	for range 300 {
 		mustCreate(t, store, "u", newTask{Title: title})
@@ -1030,10 +1030,10 @@ func TestListFailure(t *testing.T) {
 	for range 100 {
 		mustCreate(t, mem, "u", newTask{Title: strings.Repeat("x", 500)})
 	}
-	early := newServer(discardLogger(), failingListStore{mem, 0}, testCORS)
+	early := newServer(discardLogger(), failingListStore{mem, 0}, testCORS, nil)
 	wantDetail(t, serve(t, early, "GET", "/api/u/tasks", ""), http.StatusServiceUnavailable, "Database unavailable, try again shortly")
 
-	srv := httptest.NewServer(newServer(discardLogger(), failingListStore{mem, 90}, testCORS))
+	srv := httptest.NewServer(newServer(discardLogger(), failingListStore{mem, 90}, testCORS, nil))
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL + "/api/u/tasks")
 	if err != nil {
@@ -1056,7 +1056,7 @@ func onEachStore(t *testing.T, test func(t *testing.T, h http.Handler, user stri
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
 		s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
-		test(t, newServer(discardLogger(), s, testCORS), newUserID(t))
+		test(t, newServer(discardLogger(), s, testCORS, nil), newUserID(t))
 	})
 }
 
