@@ -1,5 +1,9 @@
 package main
 
+// Conditional requests: a task's ETag is its version (updated_at), GET
+// with If-None-Match answers 304, and a write with If-Match happens only if
+// the task is still at a version the header names (else 412).
+
 import (
 	"net/http"
 	"slices"

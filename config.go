@@ -1,5 +1,9 @@
 package main
 
+// Configuration: every environment variable the service reads, with its
+// default and limits (envVars, which -h prints), read into a config by
+// loadConfig; a .env file fills in what the environment leaves unset.
+
 import (
 	"bufio"
 	"errors"

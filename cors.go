@@ -1,5 +1,8 @@
 package main
 
+// CORS: which browser origins may call the API (CORS_ORIGINS), the headers
+// their scripts may read, and preflights answered without reaching a route.
+
 import (
 	"fmt"
 	"log/slog"

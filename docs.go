@@ -1,7 +1,11 @@
 package main
 
+// The /docs page: an HTML reference rendered once, at start-up, from the
+// embedded openapi.json (see openapi.go), self-contained and offline.
+
 import (
 	"bytes"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -198,53 +202,17 @@ func newDocsEndpoint(d *apiDoc, path, method string, item apiPathItem, op *apiOp
 	if security == nil {
 		security = d.Security
 	}
-	auth, err := authOf(d, security)
-	if err != nil {
+	var err error
+	if ep.Auth, err = authOf(d, security); err != nil {
 		return docsEndpoint{}, err
 	}
-	ep.Auth = auth
 	examples := make(map[string]string)
-	for _, p := range slices.Concat(item.Parameters, op.Parameters) {
-		if p.Ref != "" {
-			name, err := refName(p.Ref, parameterRefPrefix)
-			if err != nil {
-				return docsEndpoint{}, err
-			}
-			resolved, ok := d.Components.Parameters[name]
-			if !ok {
-				return docsEndpoint{}, fmt.Errorf("no parameter %q", name)
-			}
-			p = resolved
-		}
-		f, err := fieldOf(d, p.Name, p.Schema, p.Required, p.Description)
-		if err != nil {
-			return docsEndpoint{}, fmt.Errorf("parameter %s: %w", p.Name, err)
-		}
-		f.In = p.In
-		ep.Params = append(ep.Params, f)
-		var example string
-		if json.Unmarshal(p.Example, &example) == nil {
-			examples[p.Name] = example
-		}
+	if ep.Params, err = paramsOf(d, slices.Concat(item.Parameters, op.Parameters), examples); err != nil {
+		return docsEndpoint{}, err
 	}
 	var bodyExample []byte
-	if rb := op.RequestBody; rb != nil {
-		mediaType, mt, err := onlyContent(rb.Content)
-		if err != nil {
-			return docsEndpoint{}, fmt.Errorf("request body: %w", err)
-		}
-		body := &docsBody{Required: rb.Required, MediaType: mediaType, Description: rb.Description}
-		if body.Shape, body.Fields, body.ShapeDescription, err = shapeOf(d, mt.Schema, true); err != nil {
-			return docsEndpoint{}, fmt.Errorf("request body: %w", err)
-		}
-		ep.Body = body
-		if len(mt.Example) > 0 {
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, mt.Example); err != nil {
-				return docsEndpoint{}, fmt.Errorf("request body example: %w", err)
-			}
-			bodyExample = buf.Bytes()
-		}
+	if ep.Body, bodyExample, err = bodyOf(d, op.RequestBody); err != nil {
+		return docsEndpoint{}, fmt.Errorf("request body: %w", err)
 	}
 	statuses := make([]string, 0, len(op.Responses))
 	for status := range op.Responses {
@@ -260,6 +228,60 @@ func newDocsEndpoint(d *apiDoc, path, method string, item apiPathItem, op *apiOp
 	}
 	ep.Curl = curlExample(method, path, examples, bodyExample)
 	return ep, nil
+}
+
+// paramsOf describes an operation's parameters, resolving references, and
+// records each one's example in examples for the curl line.
+func paramsOf(d *apiDoc, params []apiParameter, examples map[string]string) ([]docsField, error) {
+	var fields []docsField
+	for _, p := range params {
+		if p.Ref != "" {
+			name, err := refName(p.Ref, parameterRefPrefix)
+			if err != nil {
+				return nil, err
+			}
+			resolved, ok := d.Components.Parameters[name]
+			if !ok {
+				return nil, fmt.Errorf("no parameter %q", name)
+			}
+			p = resolved
+		}
+		f, err := fieldOf(d, p.Name, p.Schema, p.Required, p.Description)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", p.Name, err)
+		}
+		f.In = p.In
+		fields = append(fields, f)
+		var example string
+		if json.Unmarshal(p.Example, &example) == nil {
+			examples[p.Name] = example
+		}
+	}
+	return fields, nil
+}
+
+// bodyOf describes a request body, if the operation has one, and returns
+// its example compacted for the curl line.
+func bodyOf(d *apiDoc, rb *apiRequestBody) (*docsBody, []byte, error) {
+	if rb == nil {
+		return nil, nil, nil
+	}
+	mediaType, mt, err := onlyContent(rb.Content)
+	if err != nil {
+		return nil, nil, err
+	}
+	body := &docsBody{Required: rb.Required, MediaType: mediaType, Description: rb.Description}
+	if body.Shape, body.Fields, body.ShapeDescription, err = shapeOf(d, mt.Schema, true); err != nil {
+		return nil, nil, err
+	}
+	if len(mt.Example) == 0 {
+		return body, nil, nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, mt.Example); err != nil {
+		return nil, nil, fmt.Errorf("example: %w", err)
+	}
+	return body, buf.Bytes(), nil
 }
 
 // checkBearerScheme refuses a security scheme the page cannot describe:
@@ -405,181 +427,6 @@ func newDocsSchema(d *apiDoc, name string) (docsSchema, error) {
 	return out, nil
 }
 
-// shapeOf describes a body: its type, its fields when it is an object, and
-// its description. A plain reference to a named schema is only linked to,
-// unless expandNamed is set; one with overrides (an error's fixed detail)
-// is always shown field by field.
-func shapeOf(d *apiDoc, s *apiSchema, expandNamed bool) (docsType, []docsField, string, error) {
-	r, name, err := resolve(d, s)
-	if err != nil {
-		return docsType{}, nil, "", err
-	}
-	t, err := typeOf(d, s)
-	if err != nil {
-		return docsType{}, nil, "", err
-	}
-	plainRef := name != "" && len(s.Properties) == 0
-	if !r.Type.is("object") || len(r.Properties) == 0 || plainRef && !expandNamed {
-		return t, nil, r.Description, nil
-	}
-	fields, err := fieldsOf(d, r)
-	return t, fields, r.Description, err
-}
-
-// fieldsOf lists an object schema's properties, required ones first.
-func fieldsOf(d *apiDoc, s *apiSchema) ([]docsField, error) {
-	names := make([]string, 0, len(s.Properties))
-	for name := range s.Properties {
-		names = append(names, name)
-	}
-	slices.SortStableFunc(names, func(a, b string) int {
-		ra, rb := slices.Contains(s.Required, a), slices.Contains(s.Required, b)
-		switch {
-		case ra && !rb:
-			return -1
-		case rb && !ra:
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
-	var fields []docsField
-	for _, name := range names {
-		f, err := fieldOf(d, name, s.Properties[name], slices.Contains(s.Required, name), "")
-		if err != nil {
-			return nil, fmt.Errorf("property %s: %w", name, err)
-		}
-		fields = append(fields, f)
-	}
-	return fields, nil
-}
-
-// fieldOf describes one parameter, header or property. A reference to a
-// named schema is shown resolved, with its name for further reading.
-func fieldOf(d *apiDoc, name string, s *apiSchema, required bool, description string) (docsField, error) {
-	r, refName, err := resolve(d, s)
-	if err != nil {
-		return docsField{}, err
-	}
-	t, err := typeOf(d, s)
-	if err != nil {
-		return docsField{}, err
-	}
-	if description == "" {
-		description = r.Description
-	}
-	f := docsField{Name: name, Type: t, Required: required, Description: description, DetailSchema: refName}
-	if !r.Type.is("object") {
-		f.Constraints = constraintsOf(r)
-	}
-	return f, nil
-}
-
-// typeOf names a schema's type in words: "string or null", "array of
-// TaskRead", "one of: …".
-func typeOf(d *apiDoc, s *apiSchema) (docsType, error) {
-	r, name, err := resolve(d, s)
-	if err != nil {
-		return docsType{}, err
-	}
-	if name != "" && r.Type.is("object") {
-		return docsType{Text: name, Link: "schema-" + name}, nil
-	}
-	switch {
-	case len(r.Const) > 0:
-		return docsType{Text: string(r.Const)}, nil
-	case len(r.Enum) > 0:
-		values := make([]string, len(r.Enum))
-		for i, v := range r.Enum {
-			values[i] = string(v)
-		}
-		return docsType{Text: "one of " + strings.Join(values, ", ")}, nil
-	case len(r.AnyOf) > 0:
-		var alts []string
-		for _, alt := range r.AnyOf {
-			t, err := typeOf(d, alt)
-			if err != nil {
-				return docsType{}, err
-			}
-			if c := constraintsOf(alt); len(c) > 0 {
-				t.Text += " (" + strings.Join(c, "; ") + ")"
-			}
-			alts = append(alts, t.Text)
-		}
-		return docsType{Text: strings.Join(alts, ", or ")}, nil
-	case r.Type.is("array"):
-		var first []string
-		for _, p := range r.PrefixItems {
-			t, err := typeOf(d, p)
-			if err != nil {
-				return docsType{}, err
-			}
-			first = append(first, t.Text)
-		}
-		if r.Items == nil {
-			return docsType{Text: "array"}, nil
-		}
-		item, err := typeOf(d, r.Items)
-		if err != nil {
-			return docsType{}, err
-		}
-		if len(first) > 0 {
-			// JSON Schema 2020-12: items covers what follows the prefix.
-			return docsType{Text: "array: " + strings.Join(first, ", then ") + ", then " + item.Text, Link: item.Link}, nil
-		}
-		return docsType{Text: "array of " + item.Text, Link: item.Link}, nil
-	case len(r.Type) > 0:
-		return docsType{Text: strings.Join(r.Type, " or ")}, nil
-	}
-	return docsType{Text: "any"}, nil
-}
-
-// constraintsOf lists a schema's limits in words.
-func constraintsOf(s *apiSchema) []string {
-	var c []string
-	switch {
-	case s.MinLength != nil && s.MaxLength != nil:
-		c = append(c, fmt.Sprintf("%d to %d characters", *s.MinLength, *s.MaxLength))
-	case s.MaxLength != nil:
-		c = append(c, fmt.Sprintf("at most %d characters", *s.MaxLength))
-	case s.MinLength != nil:
-		c = append(c, fmt.Sprintf("at least %d characters", *s.MinLength))
-	}
-	if s.MinItems != nil {
-		c = append(c, fmt.Sprintf("at least %d items", *s.MinItems))
-	}
-	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-	switch {
-	case s.Minimum != nil && s.Maximum != nil:
-		c = append(c, fmt.Sprintf("from %s to %s", num(*s.Minimum), num(*s.Maximum)))
-	case s.Minimum != nil:
-		c = append(c, "at least "+num(*s.Minimum))
-	case s.Maximum != nil:
-		c = append(c, "at most "+num(*s.Maximum))
-	}
-	if s.Format != "" {
-		c = append(c, "format "+s.Format)
-	}
-	if s.Pattern != "" {
-		c = append(c, "matches "+readablePattern(s.Pattern))
-	}
-	return c
-}
-
-// readablePattern writes the characters of a pattern that would show as
-// blanks or not at all (Unicode spaces, controls) as \uXXXX escapes, which
-// mean the same in an ECMA-262 pattern.
-func readablePattern(p string) string {
-	var b strings.Builder
-	for _, r := range p {
-		if r < 0x20 || r > 0x7e {
-			fmt.Fprintf(&b, `\u%04x`, r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // curlExample is a command that calls the endpoint with the document's
 // example values.
 func curlExample(method, path string, params map[string]string, body []byte) string {
@@ -637,112 +484,13 @@ func textBlocks(s string) []docsBlock {
 	return blocks
 }
 
+// docsTemplate renders a docsPage; html/template escapes every text from
+// the document.
 var docsTemplate = template.Must(template.New("docs").Funcs(template.FuncMap{
 	"lower": strings.ToLower,
-}).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} {{.Version}} API reference</title>
-<style>
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330; margin: 0; background: #f6f7f9; }
-main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 64px; background: #fff; }
-h1 { margin: 0 0 4px; font-size: 28px; }
-h2 { margin-top: 40px; border-bottom: 2px solid #e3e6eb; padding-bottom: 4px; }
-h3 { margin: 0; font-size: 18px; font-weight: 600; }
-h4 { margin: 16px 0 6px; font-size: 14px; text-transform: uppercase; letter-spacing: .04em; color: #5b6474; }
-code, pre, .path { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 13px; }
-pre { background: #1e2430; color: #e8ecf2; padding: 12px 14px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
-.summary { color: #5b6474; margin: 0 0 16px; }
-nav ul { columns: 2; padding-left: 18px; }
-nav li { margin: 2px 0; }
-section.endpoint { border: 1px solid #e3e6eb; border-radius: 8px; padding: 16px 18px; margin: 20px 0; }
-.head { display: flex; align-items: baseline; gap: 12px; flex-wrap: wrap; }
-.method { display: inline-block; min-width: 64px; text-align: center; font-weight: 700; font-size: 13px; color: #fff; border-radius: 4px; padding: 2px 8px; }
-.method.get { background: #2f7d32; } .method.post { background: #1565c0; } .method.put { background: #b26a00; }
-.method.patch { background: #6a1b9a; } .method.delete { background: #c62828; }
-.path { font-size: 16px; font-weight: 600; }
-table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; }
-th, td { text-align: left; vertical-align: top; border-bottom: 1px solid #eceef2; padding: 6px 8px; }
-th { font-size: 12px; color: #5b6474; font-weight: 600; }
-td.type { min-width: 15em; }
-td.name { white-space: nowrap; font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; }
-.req { color: #c62828; font-size: 12px; }
-.constraints { color: #5b6474; font-size: 13px; }
-.constraints code { word-break: break-all; }
-.status { font-weight: 700; font-family: ui-monospace, Menlo, Consolas, monospace; }
-.s2 { color: #2f7d32; } .s4 { color: #b26a00; } .s5 { color: #c62828; }
-.response { margin: 6px 0 12px; padding-left: 12px; border-left: 3px solid #eceef2; }
-.response p { margin: 4px 0; }
-code.outline { background: #f1f3f6; padding: 1px 5px; border-radius: 3px; }
-</style>
-</head>
-<body>
-<main>
-<h1>{{.Title}} <small>{{.Version}}</small></h1>
-<p class="summary">{{.Summary}}</p>
-{{range .Description}}{{if .Items}}<ul>{{range .Items}}<li>{{.}}</li>{{end}}</ul>
-{{else}}<p>{{.Text}}</p>
-{{end}}{{end}}
-{{with .Security}}<h2 id="security">Authentication</h2>
-{{range .}}<section class="endpoint" id="security-{{.Name}}">
-<h3>{{.Name}}</h3>
-<p><code>{{.Header}}</code> ({{.Kind}})</p>
-<p>{{.Description}}</p>
-</section>
-{{end}}{{end}}
-<p>The machine-readable document is at <a href="/openapi.json"><code>/openapi.json</code></a> (OpenAPI 3.1). The curl examples assume the service at <code>{{.BaseURL}}</code>{{if .Security}}, without authentication: when it requires tokens, add <code>-H 'Authorization: Bearer &lt;token&gt;'</code>{{end}}.</p>
-<nav>
-<h2>Endpoints</h2>
-<ul>
-{{range .Groups}}{{range .Endpoints}}<li><a href="#{{.Anchor}}"><code>{{.Method}} {{.Path}}</code></a> {{.Summary}}</li>
-{{end}}{{end}}</ul>
-</nav>
-{{range .Groups}}
-<h2 id="tag-{{.Name}}">{{.Name}}</h2>
-<p>{{.Description}}</p>
-{{range .Endpoints}}
-<section class="endpoint" id="{{.Anchor}}">
-<div class="head"><span class="method {{lower .Method}}">{{.Method}}</span><span class="path">{{.Path}}</span><h3>{{.Summary}}</h3></div>
-{{with .Description}}<p>{{.}}</p>{{end}}
-<h4>Authentication</h4>
-<p class="auth">{{.Auth.Text}}{{range .Auth.Schemes}} See <a href="#security-{{.}}">{{.}}</a>.{{end}}</p>
-{{with .Params}}<h4>Parameters</h4>
-<table><tr><th>Name</th><th>In</th><th>Type</th><th>Description</th></tr>
-{{range .}}{{template "field" .}}{{end}}</table>
-{{end}}
-{{with .Body}}<h4>Request body{{if .Required}} <span class="req">required</span>{{end}}</h4>
-<p><code>{{.MediaType}}</code>: {{template "type" .Shape}}. {{.ShapeDescription}}</p>
-<p>{{.Description}}</p>
-{{with .Fields}}<table><tr><th>Field</th><th></th><th>Type</th><th>Description</th></tr>
-{{range .}}{{template "field" .}}{{end}}</table>{{end}}
-{{end}}
-<h4>Responses</h4>
-{{range .Responses}}<div class="response">
-<p><span class="status s{{slice .Status 0 1}}">{{.Status}}</span> {{.Description}}</p>
-{{with .Headers}}<table><tr><th>Header</th><th></th><th>Type</th><th>Description</th></tr>
-{{range .}}{{template "field" .}}{{end}}</table>{{end}}
-{{if .MediaType}}<p><code>{{.MediaType}}</code>: {{template "type" .Shape}}{{with .Outline}} <code class="outline">{{.}}</code>{{end}}</p>{{end}}
-</div>
-{{end}}
-<h4>Example</h4>
-<pre>{{.Curl}}</pre>
-</section>
-{{end}}{{end}}
-<h2 id="schemas">Schemas</h2>
-{{range .Schemas}}
-<section class="endpoint" id="schema-{{.Name}}">
-<h3>{{.Name}}</h3>
-{{with .Description}}<p>{{.}}</p>{{end}}
-{{if .Fields}}<table><tr><th>Field</th><th></th><th>Type</th><th>Description</th></tr>
-{{range .Fields}}{{template "field" .}}{{end}}</table>
-{{else}}<p>{{template "type" .Type}}{{with .Constraints}}<span class="constraints">{{range .}}; <code>{{.}}</code>{{end}}</span>{{end}}</p>{{end}}
-</section>
-{{end}}
-</main>
-</body>
-</html>
-{{define "type"}}{{if .Link}}<a href="#{{.Link}}"><code>{{.Text}}</code></a>{{else}}<code>{{.Text}}</code>{{end}}{{end}}
-{{define "field"}}<tr><td class="name">{{.Name}}</td><td>{{if .In}}{{.In}}{{end}}{{if .Required}} <span class="req">required</span>{{end}}</td><td class="type">{{template "type" .Type}}{{with .Constraints}}<div class="constraints">{{range .}}<div><code>{{.}}</code></div>{{end}}</div>{{end}}</td><td>{{.Description}}{{with .DetailSchema}} <span class="constraints">(<a href="#schema-{{.}}">{{.}}</a>)</span>{{end}}</td></tr>
-{{end}}`))
+}).Parse(docsHTML))
+
+// docsHTML is the page's template.
+//
+//go:embed docs.html
+var docsHTML string

@@ -1,5 +1,8 @@
 package main
 
+// The task encoder: a Task as JSON, byte for byte what encoding/json would
+// write for the wire struct, without reflection (lists write many).
+
 import (
 	"strconv"
 	"time"

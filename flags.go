@@ -1,5 +1,8 @@
 package main
 
+// The command line: -version and -h. Everything else is configured through
+// the environment (see config.go), which -h lists.
+
 import (
 	"errors"
 	"flag"

@@ -1,5 +1,9 @@
 package main
 
+// Idempotency keys: an Idempotency-Key header on POST or PATCH …/complete
+// binds a retry to the first answer, so a retried write is not a second
+// write. The stores record and replay the answers.
+
 import (
 	"crypto/sha256"
 	"encoding/json"

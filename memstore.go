@@ -1,5 +1,9 @@
 package main
 
+// The in-memory store: tasks kept in maps, used when DATABASE_URL is unset
+// and as the fake that handler tests run on. It behaves exactly as the
+// PostgreSQL store does; one suite (store_test.go) holds both to that.
+
 import (
 	"cmp"
 	"context"

@@ -1,5 +1,10 @@
 package main
 
+// The middleware every request goes through: request ids, the access log
+// and panic recovery (withLogging), and JSON answers for the paths and
+// methods no route takes (muxErrorsAsJSON). CORS is in cors.go, per-route
+// authentication in auth.go.
+
 import (
 	"crypto/rand"
 	"log/slog"

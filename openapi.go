@@ -1,5 +1,8 @@
 package main
 
+// The API's own description: openapi.json, embedded and served as is at
+// /openapi.json, and the Go model of the parts of it that /docs shows.
+
 import (
 	_ "embed"
 	"encoding/json"

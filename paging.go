@@ -1,5 +1,8 @@
 package main
 
+// Pagination: the opaque after= cursor (a position in a user's list) and
+// the Link header that leads to the next page.
+
 import (
 	"encoding/base64"
 	"encoding/binary"

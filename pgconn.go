@@ -1,5 +1,11 @@
 package main
 
+// How the PostgreSQL store reaches the server: DATABASE_URL, the pool,
+// the schema applied at start-up (with retries while the database wakes),
+// named or unnamed statements (poolers), per-request deadlines, socket
+// deadlines, and driver errors sorted into not-found, unavailable and
+// internal. The statements themselves are in postgres.go.
+
 import (
 	"context"
 	"database/sql"
@@ -122,7 +128,8 @@ func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, er
 
 // newPostgres returns a store for cfg without connecting: database/sql
 // connects on first use. The store answers errStoreUnavailable until
-// applySchema or startPostgres has succeeded.
+// applySchema has succeeded (openStore calls it, and retrySchema while
+// the database cannot be reached).
 func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
@@ -303,12 +310,11 @@ var errNotReady = fmt.Errorf("%w: the schema is not applied yet", errStoreUnavai
 // bound gives one store method its deadline: the store's timeout for all
 // the statements the method runs, set once at the top of each exported
 // method (the helpers below it do not add their own). The deadline's
-// context costs a goroutine per query in database/sql and another in lib/pq
-// (9% of a GET's time here: 52 µs against 56 µs per call, and 14 of 46
-// allocations), and it is kept: when it expires, lib/pq asks the server to
-// cancel the statement, so a write stuck behind someone else's lock cannot
-// still be applied after its client got a 503. Socket deadlines alone would
-// close the connection and leave the statement waiting on the server.
+// context has a cost per query (docs/performance.md has the figure), and it
+// is kept: when it expires, lib/pq asks the server to cancel the statement,
+// so a write stuck behind someone else's lock cannot still be applied after
+// its client got a 503. Socket deadlines alone would close the connection
+// and leave the statement waiting on the server.
 func (s *pgStore) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
 }

@@ -1,5 +1,8 @@
 package main
 
+// Answers: writeJSON for every JSON body, and writeError, the one place an
+// error becomes a status and a FastAPI-shaped detail.
+
 import (
 	"encoding/json"
 	"errors"

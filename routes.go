@@ -1,5 +1,7 @@
 package main
 
+// The routes: every endpoint with its middleware, on one screen.
+
 import (
 	"context"
 	"fmt"

@@ -1,5 +1,9 @@
 package main
 
+// The store contract: the taskStore interface that the PostgreSQL store
+// (postgres.go) and the memory store (memstore.go) implement, its errors,
+// and the types requests hand to it.
+
 import (
 	"cmp"
 	"context"
