@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -411,11 +412,12 @@ func (k *jwk) parseEC(j rawJWK) error {
 	if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
 		return errors.New("malformed P-256 x or y")
 	}
-	// Refuses a point that is not on the curve (invalid-curve attacks).
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), slices.Concat([]byte{4}, x, y))
-	if err != nil {
+	// crypto/ecdh refuses a point that is not on the curve (invalid-curve
+	// attacks). ecdsa.ParseUncompressedPublicKey would do both steps, but
+	// needs Go 1.25 (see go.mod).
+	if _, err := ecdh.P256().NewPublicKey(slices.Concat([]byte{4}, x, y)); err != nil {
 		return fmt.Errorf("P-256 point: %w", err)
 	}
-	k.ec = pub
+	k.ec = &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
 	return nil
 }

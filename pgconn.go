@@ -94,7 +94,8 @@ func defaultPgOptions() pgOptions {
 func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
 			err = urlErr.Err // without the URL
 		}
 		return pq.Config{}, false, fmt.Errorf("DATABASE_URL is not a valid URL: %v", err)
@@ -397,10 +398,12 @@ func isConnectionError(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
-	if _, ok := errors.AsType[net.Error](err); ok {
+	var netErr net.Error
+	if errors.As(err, &netErr) {
 		return true
 	}
-	if pqErr, ok := errors.AsType[*pq.Error](err); ok {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
 		switch pqErr.Code.Class() {
 		case "08", // connection exception
 			"53", // insufficient resources, e.g. too many connections

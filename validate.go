@@ -82,7 +82,8 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, errBodyTooLarge // declared too large: don't read it first
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
 		return nil, errBodyTooLarge
 	}
 	if err != nil {
@@ -163,7 +164,8 @@ func (v *validator) object(body []byte) map[string]json.RawMessage {
 	}
 	var fields map[string]json.RawMessage
 	err := json.Unmarshal(body, &fields)
-	if syntaxErr, ok := errors.AsType[*json.SyntaxError](err); ok {
+	var syntaxErr *json.SyntaxError
+	if errors.As(err, &syntaxErr) {
 		v.add("json_invalid", "JSON decode error", map[string]any{"error": syntaxErr.Error()}, "body", syntaxErr.Offset)
 		return nil
 	}
