@@ -1,5 +1,6 @@
 -- tasksvc schema. Applied at every start-up, so every statement must be
--- idempotent. The table matches the seed plan's data model (table "task").
+-- idempotent. The table "task" holds the fields of the FastAPI service this
+-- one replaces, under the same names.
 
 CREATE TABLE IF NOT EXISTS task (
     id           uuid          PRIMARY KEY,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Round trips to PostgreSQL per HTTP request with each of the features
-# beyond the plan in use (conditional requests, idempotency keys, pages),
+# beyond the basic six endpoints in use (conditional requests, idempotency
+# keys, pages),
 # counted by bench/delayproxy between the service and a scratch database.
 #
 #   bench/features.sh [-n 50]

@@ -550,10 +550,10 @@ fi
 echo
 echo "Notes: ratio = service req/s / pgbench tps at the same concurrency (wrk -t1 and pgbench -j1; see the CPU"
 echo "table for how the 2 shared cores were used). The service's pool holds at most 20 PostgreSQL connections,"
-echo "pgbench opens one per client. pgbench runs the service's statements read from store.go, one per transaction."
+echo "pgbench opens one per client. pgbench runs the service's statements read from postgres.go, one per transaction."
 echo "The create ceilings are low by one id-fetching SELECT per 64 INSERTs (1.6%), and -M prepared's also by the"
 echo "64 INSERT branches each client prepares once (64 x clients Parse round trips per run: about 1% of a 10 s run"
-echo "at 8 clients, 5% at 64). The text pgbench sends, against store.go's:"
+echo "at 8 clients, 5% at 64). The text pgbench sends, against postgres.go's:"
 echo "  $(sed 's/\.sql: [A-Za-z]*SQL,/:/' "$tmp/scripts.out" | paste -sd ';' | sed 's/;/; /g')."
 echo "RT/req = request->response turnarounds on the PostgreSQL connection per HTTP request; target = 1.3 x"
 echo "(2 x ${DELAY} + 1 ms) for each endpoint, 10 ms for list (1,000 tasks); the last column is pgbench -c1 -M extended"
