@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Round trips to PostgreSQL per HTTP request with each of the features
 # beyond the basic six endpoints in use (conditional requests, idempotency
-# keys, pages),
-# counted by bench/delayproxy between the service and a scratch database.
+# keys, pages), counted by bench/delayproxy between the service and a
+# scratch database.
 #
 #   bench/features.sh [-n 50]
 #

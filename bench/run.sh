@@ -452,10 +452,10 @@ SQL
   forget_pid "$MEM_PID"
   # PREPARE without parameter types, as the service's Parse leaves them to
   # the server; EXECUTE plans with the value, as the unnamed statement does.
-  if list_sql=$("$tmp/benchtool" sql -src "$root" -name listTasksSQL); then
+  if list_sql=$("$tmp/benchtool" sql -src "$root" -name listAllTasksSQL); then
     EXPLAIN=$(psql_db -v big="$BIG_USER" -At <<SQL
 PREPARE bench_list AS $list_sql;
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_list(:'big');
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_list(:'big', NULL);
 SQL
     )
   fi
