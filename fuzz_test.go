@@ -1,490 +1,67 @@
 package main
 
-// Fault tests (issue 4): kill -9 under load on PostgreSQL, slow clients
-// against the http.Server run() builds, and fuzz targets for request bodies
-// and path parameters.
+// Fuzz targets: any path segment and body (FuzzRequests), create and update
+// bodies (FuzzTaskBody) and path parameters (FuzzPathParams), each held to
+// the contract. FuzzAppendTask is in encode_test.go. CI fuzzes each target
+// by name, and testdata/fuzz/FuzzPathParams holds a corpus: do not rename
+// them.
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
-// ---------------------------------------------------------------------------
-// Crash
-
-// createAttempt is one POST the crash test sent, and what came of it.
-type createAttempt struct {
-	title       string
-	description *string
-	status      int    // 0: no answer
-	body        []byte // the answer's body, when one came
-	err         error  // why there was no (whole) answer
-}
-
-// acknowledged reports whether the service answered 201: from then on the
-// task must survive anything.
-func (a *createAttempt) acknowledged() bool { return a.status == http.StatusCreated }
-
-// refused reports whether the request never reached the service (it was
-// sent after the kill), as opposed to being cut off in flight.
-func (a *createAttempt) refused() bool { return errors.Is(a.err, syscall.ECONNREFUSED) }
-
-// newCreateAttempt gives worker w's i-th create a title no other attempt
-// has, so any task found after the restart can be matched to its request.
-// The text mixes scripts, emoji (with a ZWJ sequence), combining marks and
-// escaping hazards, so "intact" means more than ASCII round-tripping.
-func newCreateAttempt(w, i int) *createAttempt {
-	a := &createAttempt{title: fmt.Sprintf("crash w%02d #%05d — naïve 漢字 👩‍💻 e\u0301 \"q\" \\", w, i)}
-	if i%4 != 0 { // every fourth has no description
-		a.description = ptr(fmt.Sprintf("desc %d/%d: Ünïcödé 😀 ‮rtl‬ %s", w, i, strings.Repeat("ß", i%64)))
-	}
-	return a
-}
-
-func (a *createAttempt) send(client *http.Client, url string) {
-	body, err := json.Marshal(map[string]any{"title": a.title, "description": a.description})
-	if err != nil {
-		panic(err) // strings and nil only: cannot fail
-	}
-	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		a.err = err
-		return
-	}
-	defer resp.Body.Close()
-	a.status = resp.StatusCode
-	a.body, a.err = io.ReadAll(resp.Body)
-}
-
-// TestServicePersistsAcrossSIGKILLUnderLoad: with creates streaming in from
-// 16 clients, kill -9 loses no task that got a 201: after a restart on the
-// same database each one reads back exactly as its 201 showed it. Creates
-// that got no answer may or may not exist, but any that exists is intact.
-func TestServicePersistsAcrossSIGKILLUnderLoad(t *testing.T) {
-	t.Parallel()
-	dbURL := testPostgresURL(t, "TEST_DATABASE_URL")
-	openTestPostgres(t, dbURL) // fails now, rather than timing out below, if PostgreSQL is down
-	bin := buildService(t)
-	user := newUserID(t)
-	const (
-		workers   = 16
-		killAfter = 300 // acknowledged creates before the kill
-	)
-
-	s := startService(t, bin, t.TempDir(), "DATABASE_URL="+dbURL)
-	waitReady(t, s)
-	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-	defer client.CloseIdleConnections()
-	var (
-		mu       sync.Mutex // guards attempts
-		attempts []*createAttempt
-		acked    atomic.Int32
-		enough   = make(chan struct{}) // closed at the killAfter-th 201
-		stop     = make(chan struct{}) // closed after the kill
-		wg       sync.WaitGroup
-	)
-	for w := range workers {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				a := newCreateAttempt(w, i)
-				a.send(client, s.base+"/api/"+user+"/tasks")
-				mu.Lock()
-				attempts = append(attempts, a)
-				mu.Unlock()
-				if a.acknowledged() && acked.Add(1) == killAfter {
-					close(enough)
-				}
-			}
-		})
-	}
-	select {
-	case <-enough:
-	case <-time.After(time.Minute):
-	}
-	// The workers are still sending: the kill lands mid-load.
-	killErr := s.cmd.Process.Kill()
-	close(stop)
-	wg.Wait()
-	if killErr != nil {
-		t.Fatal(killErr)
-	}
-	s.wait(t)
-	if n := acked.Load(); n < killAfter {
-		t.Fatalf("only %d creates acknowledged within a minute, want %d before the kill\n%s", n, killAfter, s.stderr())
-	}
-
-	s = startService(t, bin, t.TempDir(), "DATABASE_URL="+dbURL)
-	waitReady(t, s)
-	code, listed := s.call(t, "GET", "/api/"+user+"/tasks", "")
-	var stored []testTask
-	if err := json.Unmarshal([]byte(listed), &stored); code != http.StatusOK || err != nil {
-		t.Fatalf("list after restart: %d %.200s (%v)", code, listed, err)
-	}
-	storedByTitle := make(map[string]testTask, len(stored))
-	for _, task := range stored {
-		storedByTitle[task.Title] = task
-	}
-
-	var checked, lost, inFlight, refused, inFlightStored int
-	for _, a := range attempts {
-		switch {
-		case a.acknowledged():
-			checked++
-			if !checkAcknowledged(t, s, user, a, storedByTitle) {
-				lost++
-			}
-		case a.status != 0:
-			t.Errorf("create %q answered %d %s, want 201 or no answer", a.title, a.status, a.body)
-		case a.refused():
-			refused++
-		default:
-			inFlight++
-			if _, ok := storedByTitle[a.title]; ok {
-				inFlightStored++
-			}
+// FuzzRequests: whatever the path segment and body, the answer is one of the
+// contract's statuses with a JSON body, never a 500.
+func FuzzRequests(f *testing.F) {
+	f.Add(uint8(0), "u", `{"title": "t"}`)
+	f.Add(uint8(1), "u", `{"title": "\ud800", "description": null}`)
+	f.Add(uint8(2), "a%00b", `{"is_completed": "yes"}`)
+	f.Add(uint8(3), "%FF", strings.Repeat("[", 20000))
+	f.Add(uint8(4), "..", `{"title": 1e999}`)
+	f.Add(uint8(5), "u", "\xef\xbb\xbf{\"title\": \"bom\"}")
+	h := newTestServer(f)
+	task := createTask(f, h, "u", `{"title": "target"}`)
+	f.Fuzz(func(t *testing.T, route uint8, user, body string) {
+		targets := []struct{ method, path string }{
+			{"POST", "/api/" + user + "/tasks"},
+			{"PUT", "/api/u/tasks/" + task.ID},
+			{"PUT", "/api/" + user + "/tasks/" + task.ID},
+			{"GET", "/api/" + user + "/tasks"},
+			{"PATCH", "/api/" + user + "/tasks/" + task.ID + "/complete"},
+			{"DELETE", "/api/" + user + "/tasks/" + missingID},
 		}
-	}
-	// Every stored task must come from some attempt, exactly as sent.
-	sent := make(map[string]*createAttempt, len(attempts))
-	for _, a := range attempts {
-		sent[a.title] = a
-	}
-	for _, task := range stored {
-		a, ok := sent[task.Title]
-		if !ok {
-			t.Errorf("stored task %s matches no create that was sent", show(task))
-			continue
-		}
-		want := testTask{ID: task.ID, UserID: user, Title: a.title, Description: a.description,
-			CreatedAt: task.CreatedAt, UpdatedAt: task.CreatedAt}
-		if !equalTasks(task, want) {
-			t.Errorf("stored task is not intact:\n got %s\nwant %s", show(task), show(want))
-		}
-		wantWellFormed(t, task)
-	}
-	if want := checked + inFlightStored; len(stored) != want {
-		t.Errorf("%d tasks stored, want %d (acknowledged) + %d (unanswered but committed)", len(stored), checked, inFlightStored)
-	}
-	t.Logf("acknowledged %d (kill after %d), checked %d, lost %d; no answer %d: %d cut off in flight (%d of them committed), %d refused after the kill",
-		acked.Load(), killAfter, checked, lost, inFlight+refused, inFlight, inFlightStored, refused)
-	s.stop(t)
-}
-
-// checkAcknowledged checks that the task a 201 announced reads back, by id,
-// exactly as the 201 showed it, and that the 201 showed what was sent. It
-// reports whether the task is there and intact.
-func checkAcknowledged(t *testing.T, s *service, user string, a *createAttempt, storedByTitle map[string]testTask) bool {
-	t.Helper()
-	var created testTask
-	if err := json.Unmarshal(a.body, &created); err != nil || a.err != nil {
-		// The 201 arrived but its body did not: the id is unknown, yet the
-		// task was committed, so it must be there under its title.
-		if _, ok := storedByTitle[a.title]; !ok {
-			t.Errorf("create %q got a 201 (body cut short: %v) and is gone after the restart", a.title, a.err)
-			return false
-		}
-		return true
-	}
-	if sent := (testTask{ID: created.ID, UserID: user, Title: a.title, Description: a.description,
-		CreatedAt: created.CreatedAt, UpdatedAt: created.CreatedAt}); !equalTasks(created, sent) {
-		t.Errorf("201 body %s does not show what was sent: %s", a.body, show(sent))
-	}
-	code, body := s.call(t, "GET", "/api/"+user+"/tasks/"+created.ID, "")
-	var got testTask
-	if code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil {
-		t.Errorf("acknowledged task %s lost after kill -9: GET answered %d %s", created.ID, code, body)
-		return false
-	}
-	if !equalTasks(got, created) {
-		t.Errorf("acknowledged task changed after kill -9:\n got %s\nwant %s", show(got), show(created))
-		return false
-	}
-	return true
-}
-
-// waitReady returns once /readyz answers 200. The service may listen before
-// its store is ready (it retries a database that is still waking), and there
-// is no event to wait on, so this polls; each poll is one round trip.
-func waitReady(t *testing.T, s *service) {
-	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second}
-	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(s.base + "/readyz")
+		target := targets[int(route)%len(targets)]
+		req, err := http.NewRequest(target.method, "http://svc"+target.path, strings.NewReader(body))
 		if err != nil {
-			t.Fatalf("readyz: %v", err)
+			t.Skip("not a valid request line")
 		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 201, 404, 405, 413, 422:
+		default:
+			t.Fatalf("%s %s %q: status %d %s", target.method, target.path, body, rec.Code, rec.Body)
 		}
-	}
-	t.Fatalf("not ready within 30 s:\n%s", s.stderr())
+		if !json.Valid(rec.Body.Bytes()) || rec.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%s %s: not a JSON answer: %q", target.method, target.path, rec.Body)
+		}
+	})
 }
 
 // ---------------------------------------------------------------------------
-// Slow clients
-
-// slowByteInterval paces the slow clients: one header byte each per tick.
-// It is the load's shape, not a synchronisation.
-const slowByteInterval = 100 * time.Millisecond
-
-// serveForTest serves the whole API on the memory store with the
-// http.Server run builds, on a loopback port. accepted receives one value
-// per connection the server has accepted and started reading (up to its
-// capacity; later ones are dropped).
-func serveForTest(t *testing.T, headerTimeout time.Duration, capacity int) (addr string, accepted <-chan struct{}) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := newHTTPServer(newTestServer(t), discardLogger(), headerTimeout)
-	acc := make(chan struct{}, capacity)
-	srv.ConnState = func(_ net.Conn, state http.ConnState) {
-		if state == http.StateNew {
-			select {
-			case acc <- struct{}{}:
-			default:
-			}
-		}
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return ln.Addr().String(), acc
-}
-
-// slowClient is a connection that sends request headers one byte at a time
-// and never finishes them.
-type slowClient struct {
-	conn  net.Conn
-	start time.Time     // when it started dialling: before the server can start its clock
-	cut   chan struct{} // closed when the connection ends
-	cutAt time.Time     // when it ended; read only after cut is closed
-}
-
-// slowHeaders is what a slow client sends: a request whose header block
-// never ends, so only a timeout can free the server's side.
-const slowHeaders = "GET /healthz HTTP/1.1\r\nHost: slow.example\r\nX-Slow: "
-
-// startSlowClients dials n slow clients, returns once the server has
-// accepted them all, and keeps each sending a header byte per
-// slowByteInterval until the test ends. After each round of bytes, rounds
-// receives the number of bytes each client has sent so far, unless the
-// previous value is still unread.
-func startSlowClients(t *testing.T, addr string, n int, accepted <-chan struct{}) (clients []*slowClient, rounds <-chan int) {
-	t.Helper()
-	clients = make([]*slowClient, 0, n)
-	sent := make(chan int, 1)
-	var readers sync.WaitGroup
-	done := make(chan struct{})
-	var trickler sync.WaitGroup
-	t.Cleanup(func() {
-		close(done)
-		trickler.Wait()
-		for _, c := range clients {
-			c.conn.Close()
-		}
-		readers.Wait()
-	})
-	for range n {
-		start := time.Now()
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatalf("dial slow client %d: %v", len(clients), err)
-		}
-		c := &slowClient{conn: conn, start: start, cut: make(chan struct{})}
-		clients = append(clients, c)
-		if _, err := conn.Write([]byte(slowHeaders[:1])); err != nil {
-			t.Fatal(err)
-		}
-		readers.Go(func() {
-			// Returns when the server hangs up (or the cleanup closes it).
-			io.Copy(io.Discard, conn)
-			c.cutAt = time.Now()
-			close(c.cut)
-		})
-	}
-	timeout := time.After(30 * time.Second)
-	for i := range n {
-		select {
-		case <-accepted:
-		case <-timeout:
-			t.Fatalf("the server accepted %d of %d slow clients within 30 s", i, n)
-		}
-	}
-	trickler.Go(func() {
-		tick := time.NewTicker(slowByteInterval)
-		defer tick.Stop()
-		for i := 1; ; i++ {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			b := byte('a')
-			if i < len(slowHeaders) {
-				b = slowHeaders[i]
-			}
-			for _, c := range clients {
-				select {
-				case <-c.cut:
-				default:
-					c.conn.Write([]byte{b}) // an error means the server hung up; the reader sees it
-				}
-			}
-			select {
-			case sent <- i + 1:
-			default:
-			}
-		}
-	})
-	return clients, sent
-}
-
-// slowClientCount is how many slow clients the test can afford: each one
-// holds two descriptors in this process (its end and the server's), and the
-// rest of the suite runs alongside.
-func slowClientCount(t *testing.T, want int) int {
-	t.Helper()
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	if affordable := int(lim.Cur / 4); affordable < want {
-		t.Logf("descriptor limit %d: %d slow clients instead of %d", lim.Cur, affordable, want)
-		return affordable
-	}
-	return want
-}
-
-// TestSlowHeaderClientsDoNotStarveOthers: while 200 connections trickle
-// their headers in a byte at a time, new clients are still served
-// promptly, and before any slow one has been cut off.
-func TestSlowHeaderClientsDoNotStarveOthers(t *testing.T) {
-	t.Parallel()
-	n := slowClientCount(t, 200)
-	addr, accepted := serveForTest(t, readHeaderTimeout, n)
-	slow, rounds := startSlowClients(t, addr, n, accepted)
-
-	// "Promptly", generously: a second per request would already be
-	// glacial on loopback. A fresh connection for each request, because a
-	// new client is what a starved accept loop or a connection cap would
-	// keep waiting.
-	const bound = 5 * time.Second
-	client := &http.Client{Timeout: bound, Transport: &http.Transport{DisableKeepAlives: true}}
-	base := "http://" + addr + "/api/normal/tasks"
-	var latencies []time.Duration
-	timed := func(req func() (*http.Response, error), want int) []byte {
-		t.Helper()
-		start := time.Now()
-		resp, err := req()
-		if err != nil {
-			t.Fatalf("normal client not served within %v while %d slow clients are connected: %v", bound, n, err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		latencies = append(latencies, time.Since(start))
-		if err != nil || resp.StatusCode != want {
-			t.Fatalf("normal client: %d %s (%v), want %d", resp.StatusCode, body, err, want)
-		}
-		return body
-	}
-	var headerBytes int
-	for i := range 10 {
-		// One create and one read per round of slow bytes, so the server
-		// is reading slow headers in between the normal requests. A round
-		// that ended before the last requests does not count.
-		select {
-		case <-rounds:
-		default:
-		}
-		select {
-		case headerBytes = <-rounds:
-		case <-time.After(bound):
-			t.Fatalf("no round of slow header bytes within %v", bound)
-		}
-		var task testTask
-		created := timed(func() (*http.Response, error) {
-			return client.Post(base, "application/json", strings.NewReader(fmt.Sprintf(`{"title": "normal %d"}`, i)))
-		}, http.StatusCreated)
-		if err := json.Unmarshal(created, &task); err != nil {
-			t.Fatal(err)
-		}
-		timed(func() (*http.Response, error) { return client.Get(base + "/" + task.ID) }, http.StatusOK)
-	}
-	for i, c := range slow {
-		select {
-		case <-c.cut:
-			t.Errorf("slow client %d was cut off after %v: the normal client was not served while they were all connected",
-				i, c.cutAt.Sub(c.start))
-		default:
-		}
-	}
-	slices.Sort(latencies)
-	t.Logf("%d slow-header connections open, %d header bytes sent on each; %d normal requests on fresh connections: median %v, slowest %v",
-		n, headerBytes, len(latencies), latencies[len(latencies)/2], latencies[len(latencies)-1])
-}
-
-// TestSlowHeaderClientIsCutOff: a client that keeps sending header bytes,
-// but never the whole header block, loses its connection when the header
-// timeout expires; a steady trickle does not extend it. run uses
-// readHeaderTimeout (10 s); a shorter one keeps the test quick.
-func TestSlowHeaderClientIsCutOff(t *testing.T) {
-	t.Parallel()
-	const headerTimeout = 500 * time.Millisecond
-	// Well past headerTimeout, well short of ReadTimeout (30 s), which
-	// would also cut the client off if ReadHeaderTimeout were not set.
-	const bound = 10 * time.Second
-	addr, accepted := serveForTest(t, headerTimeout, 3)
-	slow, _ := startSlowClients(t, addr, 3, accepted)
-	timeout := time.After(bound)
-	for i, c := range slow {
-		select {
-		case <-c.cut:
-		case <-timeout:
-			t.Fatalf("slow client %d still connected %v after dialling; the header timeout is %v", i, bound, headerTimeout)
-		}
-		if took := c.cutAt.Sub(c.start); took < headerTimeout {
-			t.Errorf("slow client %d cut off after %v, before the header timeout %v", i, took, headerTimeout)
-		} else {
-			t.Logf("slow client %d cut off after %v (header timeout %v)", i, took, headerTimeout)
-		}
-	}
-}
-
-// ---------------------------------------------------------------------------
-// Fuzzing
+// Bodies
 
 // wantContractAnswer checks what every answer must be: one of the statuses
 // the contract allows for the route, JSON, with a detail on errors, and 422
@@ -527,13 +104,6 @@ func wantReadBack(t *testing.T, h http.Handler, target string, written *httptest
 	if rec.Code != http.StatusOK || rec.Body.String() != written.Body.String() {
 		t.Fatalf("GET %s after the write: %d %.300s\nwant 200 %.300s", target, rec.Code, rec.Body, written.Body)
 	}
-}
-
-// show renders a task for a failure message, cut short: fuzzed text can be
-// long.
-func show(task testTask) string {
-	b, _ := json.Marshal(task)
-	return fmt.Sprintf("%.300s", b)
 }
 
 // wantStorable checks the contract's limits on a task that was accepted.
@@ -709,6 +279,9 @@ func FuzzTaskBody(f *testing.F) {
 		wantReadBack(t, h, target, rec)
 	})
 }
+
+// ---------------------------------------------------------------------------
+// Path parameters
 
 // validUserID is the contract's rule for {user_id}: 1 to 255 code points of
 // valid UTF-8, no control characters.
