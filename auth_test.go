@@ -540,10 +540,11 @@ func TestAuthOtherUsersPath(t *testing.T) {
 	alice := f.ed.token(t, claimsFor(f.clock, "alice"))
 	store := &stubStore{err: errTaskNotFound}
 	h := f.handler(store)
-	for _, ep := range everyEndpointOf("bob", missingID) {
-		wantDetail(t, serve(t, h, ep.method, ep.target, ep.body, bearer(alice)...), http.StatusForbidden,
+	for _, ep := range endpoints {
+		path := ep.target("bob", missingID)
+		wantDetail(t, serve(t, h, ep.method, path, ep.body, bearer(alice)...), http.StatusForbidden,
 			"Not allowed to access another user's tasks")
-		if ep.target != "/api/bob/tasks" { // the same, spelt in other ways
+		if path != "/api/bob/tasks" { // the same, spelt in other ways
 			continue
 		}
 		for _, target := range []string{"/api/%62ob/tasks", "/%61pi/bob/tasks", "/api/alice%2F..%2Fbob/tasks", "/api/ALICE/tasks"} {
@@ -569,16 +570,17 @@ func TestAuthOtherUsersPath(t *testing.T) {
 func TestAuthBeforeStore(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	for _, ep := range everyEndpoint {
+	for _, ep := range endpoints {
+		target := ep.target("u", missingID)
 		store := &stubStore{err: errTaskNotFound}
 		h := f.handler(store)
-		wantUnauthorized(t, serve(t, h, ep.method, ep.target, ep.body), "Not authenticated", "")
+		wantUnauthorized(t, serve(t, h, ep.method, target, ep.body), "Not authenticated", "")
 		if n := store.calls.Load(); n != 0 {
-			t.Errorf("%s %s without a token: the store was called %d times", ep.method, ep.target, n)
+			t.Errorf("%s %s without a token: the store was called %d times", ep.method, target, n)
 		}
-		serve(t, h, ep.method, ep.target, ep.body, bearer(f.ed.token(t, claimsFor(f.clock, "u")))...)
+		serve(t, h, ep.method, target, ep.body, bearer(f.ed.token(t, claimsFor(f.clock, "u")))...)
 		if n := store.calls.Load(); n != 1 {
-			t.Errorf("%s %s with a good token: the store was called %d times, want 1", ep.method, ep.target, n)
+			t.Errorf("%s %s with a good token: the store was called %d times, want 1", ep.method, target, n)
 		}
 	}
 }
@@ -598,9 +600,10 @@ func TestAuthOnPostgres(t *testing.T) {
 		t.Errorf("POST with another user's token: %d, want 403", rec.Code)
 	}
 	created := decodeAs[testTask](t, serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "mine"}`, owner...), http.StatusCreated)
-	for _, ep := range everyEndpointOf(user, created.ID) {
-		if rec := serve(t, h, ep.method, ep.target, ep.body, other...); rec.Code != http.StatusForbidden {
-			t.Errorf("%s %s with another user's token: %d, want 403", ep.method, ep.target, rec.Code)
+	for _, ep := range endpoints {
+		target := ep.target(user, created.ID)
+		if rec := serve(t, h, ep.method, target, ep.body, other...); rec.Code != http.StatusForbidden {
+			t.Errorf("%s %s with another user's token: %d, want 403", ep.method, target, rec.Code)
 		}
 	}
 	list := decodeAs[[]testTask](t, serve(t, h, "GET", "/api/"+user+"/tasks", "", owner...), http.StatusOK)

@@ -290,19 +290,6 @@ func validUserID(s string) bool {
 	return utf8.ValidString(s) && n >= 1 && n <= maxUserIDLen && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
-// pathRoutes are the task routes with their success status.
-var pathRoutes = []struct {
-	method, path string
-	status       int
-}{
-	{"GET", "/api/{user}/tasks", http.StatusOK},
-	{"POST", "/api/{user}/tasks", http.StatusCreated},
-	{"GET", "/api/{user}/tasks/{task}", http.StatusOK},
-	{"PUT", "/api/{user}/tasks/{task}", http.StatusOK},
-	{"DELETE", "/api/{user}/tasks/{task}", http.StatusOK},
-	{"PATCH", "/api/{user}/tasks/{task}/complete", http.StatusOK},
-}
-
 // FuzzPathParams: whatever the {user_id} and {task_id} segments, the answer
 // is one the contract allows (never a 500), a user id is refused exactly
 // when the contract says so, and a request that succeeds acts on the task
@@ -329,7 +316,7 @@ func FuzzPathParams(f *testing.F) {
 		f.Add(uint8(i+1), false, "u", task)
 	}
 	f.Fuzz(func(t *testing.T, route uint8, escape bool, user, task string) {
-		r := pathRoutes[int(route)%len(pathRoutes)]
+		r := endpoints[int(route)%len(endpoints)]
 		store := newMemStore()
 		h := newServer(discardLogger(), store, testCORS)
 		// The target belongs to the user exactly as fuzzed, so a request
@@ -344,7 +331,7 @@ func FuzzPathParams(f *testing.F) {
 		if escape {
 			userSeg, taskSeg = url.PathEscape(user), url.PathEscape(task)
 		}
-		path := strings.NewReplacer("{user}", userSeg, "{task}", taskSeg).Replace(r.path)
+		path := r.target(userSeg, taskSeg)
 		if !escape && strings.ContainsFunc(userSeg+taskSeg, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			// Raw, white space or a line break would end the request
 			// target or start another header: a different request, not a
@@ -380,7 +367,7 @@ func FuzzPathParams(f *testing.F) {
 		// dots alone), or an empty task segment, which no wildcard matches.
 		// Nor does a wildcard match a segment that decodes to a lone "/"
 		// (%2F): Go's router takes it for a trailing slash.
-		oneTask := strings.Contains(r.path, "{task}")
+		oneTask := r.oneTask()
 		segments := strings.Split(strings.TrimSuffix(path, "/"), "/")[1:]
 		unroutable := slices.ContainsFunc(segments, func(seg string) bool {
 			return seg == "" || seg == "." || seg == ".." || seg == "%2F"

@@ -249,7 +249,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: "GET /docs", server: down, target: "/docs", header: requestID("docs-1"), status: 200},
 	}
 	cases = append(cases, methodNotAllowedCases(c, ok, task.ID)...)
-	cases = append(cases, authCases(t, one)...)
+	cases = append(cases, authCases(t, task.ID)...)
 
 	covered := make(map[string]bool)     // "op status"
 	seenDetails := make(map[string]bool) // "op status detail"
@@ -344,9 +344,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 // authentication on (every AUTH_* variable set, as in auth_test.go): a
 // good token, none, a malformed, an expired and a not yet valid one
 // (401), a good token of another user (403), and a good token whose key
-// must be fetched from a key server that is down (503). one is a task's
-// path; the task need not exist, since every refusal comes first.
-func authCases(t testing.TB, one string) []responseCase {
+// must be fetched from a key server that is down (503). taskID is user u's
+// task; it need not exist, since every refusal comes first.
+func authCases(t testing.TB, taskID string) []responseCase {
 	f := newAuthFixture(t)
 	authed := f.handler(newMemStore())
 	down := newAuthFixture(t)
@@ -354,21 +354,13 @@ func authCases(t testing.TB, one string) []responseCase {
 	keysDown := down.handler(newMemStore())
 	now := f.clock.now().Unix()
 	good := func(sub string) []string { return bearer(f.ed.token(t, claimsFor(f.clock, sub))) }
-	ops := []struct{ op, target, body string }{
-		{"GET /api/{user_id}/tasks", "/api/u/tasks", ""},
-		{"POST /api/{user_id}/tasks", "/api/u/tasks", `{"title": "t"}`},
-		{"GET /api/{user_id}/tasks/{task_id}", one, ""},
-		{"PUT /api/{user_id}/tasks/{task_id}", one, `{}`},
-		{"DELETE /api/{user_id}/tasks/{task_id}", one, ""},
-		{"PATCH /api/{user_id}/tasks/{task_id}/complete", one + "/complete", ""},
-	}
 	cases := []responseCase{
-		{op: ops[0].op, server: authed, target: "/api/u/tasks", header: good("u"), status: 200},
-		{op: ops[1].op, server: authed, target: "/api/u/tasks", body: `{"title": "t"}`, header: good("u"), status: 201},
+		{op: "GET /api/{user_id}/tasks", server: authed, target: "/api/u/tasks", header: good("u"), status: 200},
+		{op: "POST /api/{user_id}/tasks", server: authed, target: "/api/u/tasks", body: `{"title": "t"}`, header: good("u"), status: 201},
 	}
-	for _, o := range ops {
+	for _, ep := range endpoints {
 		refused := func(server http.Handler, status int, header ...string) responseCase {
-			return responseCase{op: o.op, server: server, target: o.target, body: o.body, header: header, status: status}
+			return responseCase{op: ep.op(), server: server, target: ep.target("u", taskID), body: ep.body, header: header, status: status}
 		}
 		cases = append(cases,
 			refused(authed, 401),

@@ -157,11 +157,12 @@ func TestPostgresUnreachable(t *testing.T) {
 		t.Errorf("ping: err = %v, want errStoreUnavailable", err)
 	}
 	h := newServer(discardLogger(), s, testCORS)
-	for _, ep := range everyEndpoint {
-		rec := serve(t, h, ep.method, ep.target, ep.body)
+	for _, ep := range endpoints {
+		target := ep.target("u", missingID)
+		rec := serve(t, h, ep.method, target, ep.body)
 		wantDetail(t, rec, http.StatusServiceUnavailable, "Database unavailable, try again shortly")
 		if rec.Header().Get("Retry-After") == "" {
-			t.Errorf("%s %s: 503 without Retry-After", ep.method, ep.target)
+			t.Errorf("%s %s: 503 without Retry-After", ep.method, target)
 		}
 	}
 	decodeAs[struct{ Detail string }](t, serve(t, h, "GET", "/readyz", ""), http.StatusServiceUnavailable)
@@ -468,18 +469,19 @@ func TestPostgresOutage(t *testing.T) {
 		mode proxyMode
 	}{{"stalled", proxyStall}, {"cut", proxyCut}} {
 		proxy.set(fault.mode)
-		for _, ep := range everyEndpointOf(user, task.ID) {
+		for _, ep := range endpoints {
+			target := ep.target(user, task.ID)
 			start := time.Now()
-			rec := serve(t, h, ep.method, ep.target, ep.body)
+			rec := serve(t, h, ep.method, target, ep.body)
 			took := time.Since(start)
 			wantDetail(t, rec, http.StatusServiceUnavailable, "Database unavailable, try again shortly")
 			if rec.Header().Get("Retry-After") == "" {
-				t.Errorf("%s: %s %s: 503 without Retry-After", fault.name, ep.method, ep.target)
+				t.Errorf("%s: %s %s: 503 without Retry-After", fault.name, ep.method, target)
 			}
 			if took > limit {
-				t.Errorf("%s: %s %s took %v, want at most %v", fault.name, ep.method, ep.target, took, limit)
+				t.Errorf("%s: %s %s took %v, want at most %v", fault.name, ep.method, target, took, limit)
 			}
-			t.Logf("%s: %s %s: 503 after %v", fault.name, ep.method, ep.target, took.Round(time.Millisecond))
+			t.Logf("%s: %s %s: 503 after %v", fault.name, ep.method, target, took.Round(time.Millisecond))
 		}
 		if rec := serve(t, h, "GET", "/readyz", ""); rec.Code != http.StatusServiceUnavailable {
 			t.Errorf("%s: /readyz = %d, want 503", fault.name, rec.Code)

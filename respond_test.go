@@ -29,10 +29,11 @@ func TestStoreFailures(t *testing.T) {
 		{"panic", &stubStore{err: errors.New(secret), panics: true}, 500, "Internal Server Error"},
 	}
 	for _, tt := range tests {
-		for _, ep := range everyEndpoint {
-			t.Run(tt.name+" "+ep.method+" "+ep.target, func(t *testing.T) {
+		for _, ep := range endpoints {
+			target := ep.target("u", missingID)
+			t.Run(tt.name+" "+ep.method+" "+target, func(t *testing.T) {
 				h := newServer(discardLogger(), tt.store, testCORS)
-				rec := serve(t, h, ep.method, ep.target, ep.body)
+				rec := serve(t, h, ep.method, target, ep.body)
 				wantDetail(t, rec, tt.status, tt.detail)
 				if retry := rec.Header().Get("Retry-After"); (tt.status == 503) != (retry != "") {
 					t.Errorf("Retry-After = %q with status %d", retry, tt.status)

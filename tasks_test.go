@@ -287,17 +287,19 @@ func TestConcurrentToggle(t *testing.T) {
 // user's task is a 404, and it is left exactly as it was.
 func TestOtherUsersTaskIsNotFound(t *testing.T) {
 	t.Parallel()
-	for _, ep := range []struct{ method, suffix, body string }{
-		{"GET", "", ""},
-		{"PUT", "", `{"title": "pwned", "is_completed": true}`},
-		{"DELETE", "", ""},
-		{"PATCH", "/complete", ""},
-	} {
+	for _, ep := range endpoints {
+		if !ep.oneTask() {
+			continue
+		}
+		body := ep.body
+		if body != "" { // a write: one that would change every field it can
+			body = `{"title": "pwned", "is_completed": true}`
+		}
 		t.Run(ep.method, func(t *testing.T) {
 			t.Parallel()
 			h := newTestServer(t)
 			task := createTask(t, h, "alice", `{"title": "mine", "description": "private"}`)
-			rec := serve(t, h, ep.method, "/api/mallory/tasks/"+task.ID+ep.suffix, ep.body)
+			rec := serve(t, h, ep.method, ep.target("mallory", task.ID), body)
 			wantDetail(t, rec, http.StatusNotFound, "Task not found")
 			if got := getTask(t, h, "alice", task.ID); !equalTasks(got, task) {
 				t.Errorf("alice's task became %+v, want unchanged %+v", got, task)
@@ -312,10 +314,11 @@ func TestOtherUsersTaskIsNotFound(t *testing.T) {
 func TestMissingTaskIsNotFound(t *testing.T) {
 	t.Parallel()
 	h := newTestServer(t)
-	for _, ep := range []struct{ method, suffix, body string }{
-		{"GET", "", ""}, {"PUT", "", `{"title": "t"}`}, {"DELETE", "", ""}, {"PATCH", "/complete", ""},
-	} {
-		rec := serve(t, h, ep.method, "/api/u/tasks/"+missingID+ep.suffix, ep.body)
+	for _, ep := range endpoints {
+		if !ep.oneTask() {
+			continue
+		}
+		rec := serve(t, h, ep.method, ep.target("u", missingID), ep.body)
 		wantDetail(t, rec, http.StatusNotFound, "Task not found")
 	}
 }
