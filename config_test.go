@@ -99,16 +99,25 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"DATABASE_MAX_IDLE_CONNS": "-1"},
 		{"DATABASE_MAX_IDLE_TIME": "10ms"}, {"DATABASE_PREPARE": "yes"},
 	} {
-		if _, err := loadConfig(envMap(vars)); err == nil {
-			t.Errorf("%v: no error", vars)
-		} else {
-			for key := range vars {
-				if !strings.Contains(err.Error(), key) {
-					t.Errorf("%v: error %q does not name %s", vars, err, key)
-				}
-			}
+		wantConfigError(t, vars)
+	}
+}
+
+// wantConfigError checks that loadConfig refuses vars with an error naming
+// each of them, and returns the error (nil if there was none).
+func wantConfigError(t *testing.T, vars map[string]string) error {
+	t.Helper()
+	_, err := loadConfig(envMap(vars))
+	if err == nil {
+		t.Errorf("%v: no error", vars)
+		return nil
+	}
+	for key := range vars {
+		if !strings.Contains(err.Error(), key) {
+			t.Errorf("%v: error %q does not name %s", vars, err, key)
 		}
 	}
+	return err
 }
 
 func TestParseDotenv(t *testing.T) {

@@ -50,14 +50,8 @@ func TestServiceReadsDotenvFromWorkingDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startService(t, buildService(t), dir)
-	req, _ := http.NewRequest("GET", s.base+"/healthz", nil)
-	req.Header.Set("Origin", "http://from-dotenv.example")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://from-dotenv.example" {
+	_, header, _ := s.callWith(t, "GET", "/healthz", "", "Origin", "http://from-dotenv.example")
+	if got := header.Get("Access-Control-Allow-Origin"); got != "http://from-dotenv.example" {
 		t.Errorf("Access-Control-Allow-Origin = %q: .env was not read", got)
 	}
 	s.stop(t)
@@ -89,16 +83,7 @@ func TestServiceRefusesToStart(t *testing.T) {
 				}
 			}
 			s := launch(t, bin, dir, tt.env...)
-			if code := s.wait(t); code != 1 {
-				t.Errorf("exit code = %d, want 1", code)
-			}
-			errLines := errorLines(s.stderr())
-			if len(errLines) != 1 || !strings.HasPrefix(errLines[0], "tasksvc: ") || !strings.Contains(errLines[0], tt.want) {
-				t.Errorf("stderr error lines = %q, want one line 'tasksvc: …%s…'", errLines, tt.want)
-			}
-			if strings.Contains(s.stderr(), "s3cr3t") {
-				t.Errorf("stderr shows the password:\n%s", s.stderr())
-			}
+			wantRefusedStart(t, s, tt.name, "tasksvc: ", tt.want)
 		})
 	}
 }
@@ -111,10 +96,7 @@ func TestBinaryFlags(t *testing.T) {
 	bin := buildService(t)
 	// -version is checked on a build that records the VCS revision when it
 	// can (in a clone; not in a git worktree), whatever GOFLAGS says.
-	versioned := filepath.Join(t.TempDir(), "tasksvc")
-	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", versioned, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	versioned := buildService(t, "-buildvcs=true")
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	runBin := func(bin string, args ...string) (stdout, stderr string, code int) {
@@ -534,16 +516,7 @@ func TestPostgresRefusesBadCredentials(t *testing.T) {
 	}
 	u.User = url.UserPassword("no_such_role_"+strings.ToLower(testRunID[5:]), "s3cr3t")
 	s := launch(t, bin, t.TempDir(), "DATABASE_URL="+u.String())
-	if code := s.wait(t); code != 1 {
-		t.Errorf("exit code = %d, want 1", code)
-	}
-	errLines := errorLines(s.stderr())
-	if len(errLines) != 1 || !strings.HasPrefix(errLines[0], "tasksvc: PostgreSQL at ") {
-		t.Errorf("stderr error lines = %q, want one 'tasksvc: PostgreSQL at …' line", errLines)
-	}
-	if strings.Contains(s.stderr(), "s3cr3t") {
-		t.Errorf("stderr shows the password:\n%s", s.stderr())
-	}
+	wantRefusedStart(t, s, "a role that does not exist", "tasksvc: PostgreSQL at ", "")
 }
 
 // ---------------------------------------------------------------------------
@@ -638,15 +611,6 @@ func TestServiceRefusesBadAuthConfig(t *testing.T) {
 		{"AUTH_ISSUER=https://app.example", "AUTH_ISSUER"},
 	} {
 		s := launch(t, bin, t.TempDir(), tt.env)
-		if code := s.wait(t); code != 1 {
-			t.Errorf("%s: exit code %d, want 1", tt.env, code)
-		}
-		lines := errorLines(s.stderr())
-		if len(lines) != 1 || !strings.HasPrefix(lines[0], "tasksvc: ") || !strings.Contains(lines[0], tt.want) {
-			t.Errorf("%s: error lines %q, want one naming %s", tt.env, lines, tt.want)
-		}
-		if strings.Contains(s.stderr(), "s3cr3t") {
-			t.Errorf("stderr shows the secret:\n%s", s.stderr())
-		}
+		wantRefusedStart(t, s, tt.env, "tasksvc: ", tt.want)
 	}
 }

@@ -63,6 +63,8 @@ func (it testItem) where() string {
 	return strings.Join(parts, ".")
 }
 
+// uuidPattern and timePattern are the contract's forms of an id and a
+// timestamp on the wire.
 var (
 	uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	timePattern = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
@@ -71,8 +73,10 @@ var (
 // missingID is a well-formed task id that no test ever creates.
 const missingID = "0192f1c4-7a1e-7c3e-9d5a-3b2f1e0c9a11"
 
+// discardLogger is the log of servers whose log no test reads.
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// testCORS is the default CORS policy, as run has it without CORS_ORIGINS.
 var testCORS = corsPolicy{origins: []string{defaultCORSOrigins}}
 
 // newTestServer returns the full HTTP API on a fresh in-memory store.
@@ -146,11 +150,13 @@ func createTask(t testing.TB, h http.Handler, userPath, body string) testTask {
 	return decodeAs[testTask](t, serve(t, h, "POST", "/api/"+userPath+"/tasks", body), http.StatusCreated)
 }
 
+// getTask reads the task id of userPath (already escaped).
 func getTask(t testing.TB, h http.Handler, userPath, id string) testTask {
 	t.Helper()
 	return decodeAs[testTask](t, serve(t, h, "GET", "/api/"+userPath+"/tasks/"+id, ""), http.StatusOK)
 }
 
+// listTasks lists the tasks of userPath (already escaped).
 func listTasks(t testing.TB, h http.Handler, userPath string) []testTask {
 	t.Helper()
 	return decodeAs[[]testTask](t, serve(t, h, "GET", "/api/"+userPath+"/tasks", ""), http.StatusOK)
@@ -167,6 +173,8 @@ func wantWellFormed(t testing.TB, task testTask) {
 	}
 }
 
+// equalTasks reports whether two tasks on the wire are the same in every
+// field, the description's text compared rather than its pointer.
 func equalTasks(a, b testTask) bool {
 	da, db := a.Description, b.Description
 	a.Description, b.Description = nil, nil
@@ -180,6 +188,7 @@ func show(task testTask) string {
 	return fmt.Sprintf("%.300s", b)
 }
 
+// ptr points to a copy of v, for optional fields.
 func ptr[T any](v T) *T { return &v }
 
 // linkPattern reads a Link header's next-page URL.
@@ -298,6 +307,8 @@ func onEachStore(t *testing.T, test func(t *testing.T, h http.Handler, user stri
 	})
 }
 
+// mustCreate creates a task in s, without an idempotency key, and fails
+// the test if it cannot.
 func mustCreate(t testing.TB, s taskStore, userID string, in newTask) Task {
 	t.Helper()
 	task, _, err := s.CreateTask(t.Context(), userID, in, idempotencyKey{})
@@ -307,6 +318,7 @@ func mustCreate(t testing.TB, s taskStore, userID string, in newTask) Task {
 	return task
 }
 
+// mustGet reads a task from s and fails the test if it cannot.
 func mustGet(t *testing.T, s taskStore, userID, id string) Task {
 	t.Helper()
 	task, err := s.GetTask(t.Context(), userID, id)
@@ -327,6 +339,7 @@ func wantSameTask(t *testing.T, got, want Task) {
 	}
 }
 
+// describe renders a task for a failure message, as the service writes it.
 func describe(t Task) string {
 	b, _ := t.MarshalJSON()
 	return string(b)
@@ -407,6 +420,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// deleteTestRows deletes the rows of this run's user ids (testRunID) from
+// the database at raw.
 func deleteTestRows(raw string) error {
 	cfg, _, err := parsePostgresURL(raw)
 	if err != nil {
@@ -428,11 +443,13 @@ func deleteTestRows(raw string) error {
 // ---------------------------------------------------------------------------
 // The real binary
 
-// buildService compiles the service into a temporary directory.
-func buildService(t *testing.T) string {
+// buildService compiles the service into a temporary directory, with any
+// flags given to go build.
+func buildService(t *testing.T, flags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tasksvc")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	args := append(append([]string{"build"}, flags...), "-o", bin, ".")
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -449,6 +466,7 @@ type service struct {
 	changed   chan struct{} // closed (and replaced) when a line arrives
 }
 
+// listeningAddr reads the port from the service's "listening" log line.
 var listeningAddr = regexp.MustCompile(`msg=listening addr=\S*:(\d+)`)
 
 // startService starts bin in dir with only the given environment (plus PATH
@@ -526,6 +544,7 @@ func (s *service) waitForLine(t *testing.T, re *regexp.Regexp) (string, bool) {
 	}
 }
 
+// stderr is what the service wrote to stderr so far.
 func (s *service) stderr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -557,6 +576,7 @@ func (s *service) stop(t *testing.T) {
 	s.stopWith(t, syscall.SIGTERM)
 }
 
+// stopWith is stop with another signal.
 func (s *service) stopWith(t *testing.T, sig os.Signal) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(sig); err != nil {
@@ -631,4 +651,22 @@ func errorLines(stderr string) []string {
 		}
 	}
 	return lines
+}
+
+// wantRefusedStart checks a start-up the service refused, what being the
+// configuration it was given: exit code 1; on stderr, besides the log, one
+// line, which starts with prefix and holds want; and nowhere the password
+// s3cr3t that the refused configurations carry.
+func wantRefusedStart(t *testing.T, s *service, what, prefix, want string) {
+	t.Helper()
+	if code := s.wait(t); code != 1 {
+		t.Errorf("%s: exit code %d, want 1", what, code)
+	}
+	lines := errorLines(s.stderr())
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], prefix) || !strings.Contains(lines[0], want) {
+		t.Errorf("%s: stderr error lines %q, want one line '%s…%s…'", what, lines, prefix, want)
+	}
+	if strings.Contains(s.stderr(), "s3cr3t") {
+		t.Errorf("%s: stderr shows the password:\n%s", what, s.stderr())
+	}
 }

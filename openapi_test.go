@@ -464,10 +464,7 @@ func checkChallenge(t testing.TB, op string, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	var got struct{ Detail string }
 	json.Unmarshal(rec.Body.Bytes(), &got)
-	want := `Bearer error="invalid_token", error_description="` + got.Detail + `"`
-	if got.Detail == "Not authenticated" {
-		want = "Bearer"
-	}
+	want := challengeFor(got.Detail)
 	if challenge := rec.Header().Get("WWW-Authenticate"); challenge != want {
 		t.Errorf("%s 401 %q: WWW-Authenticate = %q, want %q", op, got.Detail, challenge, want)
 	}

@@ -93,33 +93,22 @@ func TestHandMadeCursorsAreNotErrors(t *testing.T) {
 		binary.BigEndian.PutUint64(b[:8], uint64(micros))
 		return base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	stores := map[string]func(t *testing.T) taskStore{
-		"memory": func(*testing.T) taskStore { return newMemStore() },
-		"postgres": func(t *testing.T) taskStore {
-			return openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
-		},
-	}
-	for name, open := range stores {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			h := newServer(discardLogger(), open(t), testCORS)
-			user := newUserID(t)
-			createTask(t, h, user, `{"title": "a"}`)
-			createTask(t, h, user, `{"title": "b"}`)
-			for _, tt := range []struct {
-				micros int64
-				want   int
-			}{
-				{math.MinInt64, 2}, {-62135596800000001, 2}, {-1, 2},
-				{math.MaxInt64, 0}, {253402300800000000, 0},
-			} {
-				for _, limit := range []string{"", "&limit=5"} {
-					target := "/api/" + user + "/tasks?after=" + cursor(tt.micros) + limit
-					if got := decodeAs[[]testTask](t, serve(t, h, "GET", target, ""), http.StatusOK); len(got) != tt.want {
-						t.Errorf("after %d µs%s: %d tasks, want %d", tt.micros, limit, len(got), tt.want)
-					}
+	onEachStore(t, func(t *testing.T, h http.Handler, user string) {
+		createTask(t, h, user, `{"title": "a"}`)
+		createTask(t, h, user, `{"title": "b"}`)
+		for _, tt := range []struct {
+			micros int64
+			want   int
+		}{
+			{math.MinInt64, 2}, {-62135596800000001, 2}, {-1, 2},
+			{math.MaxInt64, 0}, {253402300800000000, 0},
+		} {
+			for _, limit := range []string{"", "&limit=5"} {
+				target := "/api/" + user + "/tasks?after=" + cursor(tt.micros) + limit
+				if got := decodeAs[[]testTask](t, serve(t, h, "GET", target, ""), http.StatusOK); len(got) != tt.want {
+					t.Errorf("after %d µs%s: %d tasks, want %d", tt.micros, limit, len(got), tt.want)
 				}
 			}
-		})
-	}
+		}
+	})
 }
