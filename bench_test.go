@@ -1,7 +1,8 @@
 package main
 
-// Handler micro-benchmarks on the memory store, with allocations, so that
-// CPU and allocation regressions in the HTTP layer show:
+// Benchmarks, all here. The handler micro-benchmarks run on the memory
+// store, with allocations, so that CPU and allocation regressions in the
+// HTTP layer show:
 //
 //	go test -run '^$' -bench 'Handler' -benchmem -count 8 . | benchstat -
 
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
@@ -58,6 +60,99 @@ func BenchmarkHandlerList1000(b *testing.B) {
 		mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
 	}
 	benchRequest(b, newServer(discardLogger(), store, testCORS, nil), "GET", "/api/u/tasks", "", http.StatusOK)
+}
+
+// BenchmarkMiddlewareOverhead measures what newServer adds around the bare
+// mux (JSON 404/405 handling with its second route match, CORS, access log)
+// for one GET of a task on the memory store, and, with TEST_DATABASE_URL
+// set, the same GET on PostgreSQL for scale. Compare the sub-benchmarks as
+// ratios: go test -run '^$' -bench MiddlewareOverhead -count 8 .
+func BenchmarkMiddlewareOverhead(b *testing.B) {
+	mem := newMemStore()
+	task, _, err := mem.CreateTask(b.Context(), "u", newTask{Title: "t"}, idempotencyKey{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes(discardLogger(), mem, nil) {
+		mux.Handle(rt.pattern, rt.handler)
+	}
+	cases := []struct {
+		name, target string
+		h            http.Handler
+	}{
+		{"mux", "/api/u/tasks/" + task.ID, mux},
+		{"muxErrorsAsJSON", "/api/u/tasks/" + task.ID, muxErrorsAsJSON(discardLogger(), mux)},
+		{"newServer", "/api/u/tasks/" + task.ID, newServer(discardLogger(), mem, testCORS, nil)},
+	}
+	if raw := os.Getenv("TEST_DATABASE_URL"); raw != "" {
+		pg := openTestPostgres(b, raw)
+		user := newUserID(b)
+		task, _, err := pg.CreateTask(b.Context(), user, newTask{Title: "t"}, idempotencyKey{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cases = append(cases, struct {
+			name, target string
+			h            http.Handler
+		}{"newServerOnPostgres", "/api/" + user + "/tasks/" + task.ID, newServer(discardLogger(), pg, testCORS, nil)})
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			benchServe(b, c.h, httptest.NewRequest("GET", c.target, nil))
+		})
+	}
+}
+
+// BenchmarkVerifyToken measures checking one token with the keys cached:
+// what authentication adds to a request. go test -run '^$' -bench VerifyToken .
+func BenchmarkVerifyToken(b *testing.B) {
+	f := newAuthFixture(b)
+	claims := claimsFor(f.clock, "user-123")
+	for _, s := range []testSigner{f.ed, f.hs, f.rs, f.ec} {
+		b.Run(s.alg, func(b *testing.B) {
+			tok := s.token(b, claims)
+			if _, err := f.auth.verify(b.Context(), tok); err != nil { // also loads the key set
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.auth.verify(b.Context(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAuthMiddleware is one GET of a task through the whole stack
+// without authentication and with each kind of token, for scale.
+func BenchmarkAuthMiddleware(b *testing.B) {
+	f := newAuthFixture(b)
+	mem := newMemStore()
+	task, _, err := mem.CreateTask(b.Context(), "user-123", newTask{Title: "t"}, idempotencyKey{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := "/api/user-123/tasks/" + task.ID
+	claims := claimsFor(f.clock, "user-123")
+	cases := []struct {
+		name, token string
+		h           http.Handler
+	}{
+		{"off", "", newServer(discardLogger(), mem, testCORS, nil)},
+		{"EdDSA", f.ed.token(b, claims), newServer(discardLogger(), mem, testCORS, f.auth)},
+		{"HS256", f.hs.token(b, claims), newServer(discardLogger(), mem, testCORS, f.auth)},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", target, nil)
+			if c.token != "" {
+				req.Header.Set("Authorization", "Bearer "+c.token)
+			}
+			benchServe(b, c.h, req)
+		})
+	}
 }
 
 // BenchmarkPostgresGet compares unnamed and prepared statements for one

@@ -1,42 +1,21 @@
 package main
 
-// Store tests: one suite, run on the in-memory store always and on
-// PostgreSQL when TEST_DATABASE_URL is set. With TEST_DATABASE_URL set, a
-// database that cannot be reached fails the tests; it never skips them.
+// The taskStore suite: one set of cases, run on the in-memory store always
+// and on PostgreSQL when TEST_DATABASE_URL is set. With TEST_DATABASE_URL
+// set, a database that cannot be reached fails the tests; it never skips
+// them.
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"os"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lib/pq"
 )
-
-// testRunID makes this run's user ids unique, so runs against the same
-// database never see each other's rows.
-var testRunID = "test-" + rand.Text()[:12]
-
-// newUserID returns a user id no other test or run uses.
-func newUserID(t testing.TB) string {
-	t.Helper()
-	return testRunID + "-" + rand.Text()[:10]
-}
 
 func TestMemStore(t *testing.T) {
 	t.Parallel()
@@ -63,153 +42,12 @@ func TestPostgresStorePrepared(t *testing.T) {
 	}
 }
 
-// TestPostgresFallsBackToUnnamedStatements: when the server does not know
-// a prepared statement (as behind a transaction-mode pooler), the request
-// still succeeds, and the store stops preparing.
-func TestPostgresFallsBackToUnnamedStatements(t *testing.T) {
-	t.Parallel()
-	s := openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), func(o *pgOptions) {
-		o.Prepare = true
-		o.MaxConns, o.MaxIdleConns = 1, 1 // so DEALLOCATE reaches the statements' session
-	})
-	user := newUserID(t)
-	task := mustCreate(t, s, user, newTask{Title: "t"})
-	if _, err := s.db.ExecContext(t.Context(), "DEALLOCATE ALL"); err != nil {
-		t.Fatal(err)
-	}
-	wantSameTask(t, mustGet(t, s, user, task.ID), task)
-	if !s.unprepared.Load() {
-		t.Error("the store did not switch to unnamed statements")
-	}
-	if tasks, err := listAll(t.Context(), s, user); err != nil || len(tasks) != 1 {
-		t.Errorf("list after the fallback: %v, %v", tasks, err)
-	}
-}
-
-// TestListStatements: each shape of list query has a statement of its own,
-// given exactly as many arguments as it has parameters; the unfiltered one
-// is listAllTasksSQL, the constant the benchmark's pgbench scripts read, so
-// the ceiling runs the service's text.
-func TestListStatements(t *testing.T) {
-	t.Parallel()
-	done := true
-	after := &listCursor{CreatedAt: time.Now(), ID: "0190a0d4-6c1e-7a3b-8c4d-5e6f708192a3"}
-	seen := make(map[string]bool)
-	for _, q := range []listQuery{{}, {Completed: &done}, {After: after}, {Completed: &done, After: after, Limit: 3}} {
-		query, args := listStatement("u", q)
-		seen[query] = true
-		params := 0
-		for _, m := range regexp.MustCompile(`\$(\d+)`).FindAllStringSubmatch(query, -1) {
-			n, _ := strconv.Atoi(m[1])
-			params = max(params, n)
-		}
-		if params != len(args) {
-			t.Errorf("%+v: %d arguments for a statement with %d parameters:\n%s", q, len(args), params, query)
-		}
-	}
-	if len(seen) != 4 {
-		t.Errorf("%d distinct statements for the 4 shapes of list query", len(seen))
-	}
-	if query, _ := listStatement("u", listQuery{}); query != listAllTasksSQL {
-		t.Errorf("the unfiltered list runs %q\nwant listAllTasksSQL %q", query, listAllTasksSQL)
-	}
-}
-
-func TestPgPrepareAuto(t *testing.T) {
-	t.Parallel()
-	for raw, want := range map[string]bool{
-		"postgres://u:p@ep-cool-123.eu-central-1.aws.neon.tech/db":        true,
-		"postgres://u:p@ep-cool-123-pooler.eu-central-1.aws.neon.tech/db": false,
-		"postgres://u:p@127.0.0.1:5432/db":                                true,
-		"postgres://u:p@127.0.0.1:6432/db":                                false,
-	} {
-		cfg, _, err := parsePostgresURL(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := pgPrepareAuto(cfg); got != want {
-			t.Errorf("%s: prepared statements = %v, want %v", raw, got, want)
-		}
-	}
-}
-
 // TestPostgresStoreThroughPooler runs the suite through a transaction-mode
 // PgBouncer, when one is given; CI has none, so this one may skip.
 func TestPostgresStoreThroughPooler(t *testing.T) {
 	t.Parallel()
 	s := openTestPostgres(t, testPostgresURL(t, "TEST_PGBOUNCER_URL"))
 	runStoreSuite(t, func(*testing.T) taskStore { return s })
-}
-
-// testPostgresURL returns the URL in envVar, or skips the test when it is
-// unset.
-func testPostgresURL(t testing.TB, envVar string) string {
-	t.Helper()
-	raw := os.Getenv(envVar)
-	if raw == "" {
-		t.Skipf("%s is not set", envVar)
-	}
-	return raw
-}
-
-// openTestPostgres opens a pgStore that is closed when the test ends. A
-// database that cannot be reached fails the test.
-func openTestPostgres(t testing.TB, raw string) *pgStore {
-	t.Helper()
-	return openTestPostgresWith(t, raw, func(*pgOptions) {})
-}
-
-// openTestPostgresWith is openTestPostgres with options changed by set.
-func openTestPostgresWith(t testing.TB, raw string, set func(*pgOptions)) *pgStore {
-	t.Helper()
-	cfg, _, err := parsePostgresURL(raw)
-	if err != nil {
-		t.Fatalf("test database URL: %v", err)
-	}
-	opts := defaultPgOptions()
-	// Smaller pools than the service's: many tests hold one at once, and
-	// the server allows 100 connections in all.
-	opts.MaxConns, opts.MaxIdleConns = 8, 8
-	set(&opts)
-	s, err := openPostgres(t.Context(), cfg, opts)
-	if err != nil {
-		t.Fatalf("a test database URL is set but PostgreSQL cannot be used: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// TestMain deletes this run's rows from the test database once every test
-// is done (tests run in parallel, so none may clean up alone).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	for _, envVar := range []string{"TEST_DATABASE_URL", "TEST_PGBOUNCER_URL"} {
-		if raw := os.Getenv(envVar); raw != "" {
-			if err := deleteTestRows(raw); err != nil {
-				fmt.Fprintf(os.Stderr, "clean up test rows on %s: %v\n", envVar, err)
-				code = 1
-			}
-		}
-	}
-	os.Exit(code)
-}
-
-func deleteTestRows(raw string) error {
-	cfg, _, err := parsePostgresURL(raw)
-	if err != nil {
-		return err
-	}
-	s, err := openPostgres(context.Background(), cfg, defaultPgOptions())
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	for _, table := range []string{"task", "idempotency_key"} {
-		if _, err := s.db.Exec(`DELETE FROM `+table+` WHERE user_id LIKE $1`, testRunID+"%"); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // runStoreSuite specifies taskStore. newStore may return a shared store:
@@ -249,40 +87,6 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) taskStore) {
 	}
 }
 
-func mustCreate(t testing.TB, s taskStore, userID string, in newTask) Task {
-	t.Helper()
-	task, _, err := s.CreateTask(t.Context(), userID, in, idempotencyKey{})
-	if err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	return task
-}
-
-func mustGet(t *testing.T, s taskStore, userID, id string) Task {
-	t.Helper()
-	task, err := s.GetTask(t.Context(), userID, id)
-	if err != nil {
-		t.Fatalf("get: %v", err)
-	}
-	return task
-}
-
-// wantSameTask compares every field, timestamps to the microsecond.
-func wantSameTask(t *testing.T, got, want Task) {
-	t.Helper()
-	gd, wd := got.Description, want.Description
-	sameDescription := (gd == nil) == (wd == nil) && (gd == nil || *gd == *wd)
-	if got.ID != want.ID || got.UserID != want.UserID || got.Title != want.Title || !sameDescription ||
-		got.IsCompleted != want.IsCompleted || !got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
-		t.Errorf("task = %s, want %s", describe(got), describe(want))
-	}
-}
-
-func describe(t Task) string {
-	b, _ := t.MarshalJSON()
-	return string(b)
-}
-
 func wantNotFound(t *testing.T, op string, err error) {
 	t.Helper()
 	if !errors.Is(err, errTaskNotFound) {
@@ -312,18 +116,6 @@ func testCreateThenGet(t *testing.T, s taskStore) {
 	if got := mustGet(t, s, user, bare.ID); got.Description != nil {
 		t.Errorf("description = %q, want nil", *got.Description)
 	}
-}
-
-// listAll collects a user's tasks from the store's sequence.
-func listAll(ctx context.Context, s taskStore, user string) ([]Task, error) {
-	var tasks []Task
-	for t, err := range s.ListTasks(ctx, user, listQuery{}) {
-		if err != nil {
-			return nil, err
-		}
-		tasks = append(tasks, t)
-	}
-	return tasks, nil
 }
 
 // wantStale checks err is a *staleError carrying the task as it is now.
@@ -680,245 +472,6 @@ func testTextRoundTrip(t *testing.T, s taskStore) {
 	}
 }
 
-// TestMemStoreTiesOrderByID: tasks created in the same microsecond are
-// listed by id, as PostgreSQL orders them.
-func TestMemStoreTiesOrderByID(t *testing.T) {
-	t.Parallel()
-	s := newMemStore()
-	fixed := time.Date(2026, 11, 25, 20, 28, 51, 123456789, time.UTC)
-	s.now = func() time.Time { return fixed }
-	for range 10 {
-		mustCreate(t, s, "u", newTask{Title: "t"})
-	}
-	got, _ := listAll(t.Context(), s, "u")
-	if !slices.IsSortedFunc(got, func(a, b Task) int { return strings.Compare(a.ID, b.ID) }) {
-		t.Error("tied tasks are not ordered by id")
-	}
-	if want := fixed.Truncate(time.Microsecond); !got[0].CreatedAt.Equal(want) {
-		t.Errorf("created_at %v, want %v (truncated to microseconds)", got[0].CreatedAt, want)
-	}
-}
-
-// TestMemStoreCopiesOut: changing a returned task does not change the store.
-func TestMemStoreCopiesOut(t *testing.T) {
-	t.Parallel()
-	s := newMemStore()
-	desc := "original"
-	task := mustCreate(t, s, "u", newTask{Title: "t", Description: &desc})
-	desc = "changed by the caller"
-	*task.Description = "changed through the result"
-	if got := mustGet(t, s, "u", task.ID); *got.Description != "original" {
-		t.Errorf("stored description became %q", *got.Description)
-	}
-}
-
-func TestParsePostgresURL(t *testing.T) {
-	t.Parallel()
-	neon := "postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/dbname?sslmode=require&channel_binding=require"
-	cfg, dropped, err := parsePostgresURL(neon)
-	if err != nil {
-		t.Fatalf("Neon's URL: %v", err)
-	}
-	if _, ok := cfg.Runtime["channel_binding"]; ok || !dropped {
-		t.Errorf("channel_binding still sent to the server: %v", cfg.Runtime)
-	}
-	if cfg.ConnectTimeout != pgDefaultConnectTimeout || !cfg.BinaryParameters || cfg.SSLMode != "require" {
-		t.Errorf("connect_timeout %v, binary_parameters %v, sslmode %q", cfg.ConnectTimeout, cfg.BinaryParameters, cfg.SSLMode)
-	}
-	if cfg.Host != "ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech" || cfg.Database != "dbname" || cfg.User != "alex" {
-		t.Errorf("host %q, database %q, user %q", cfg.Host, cfg.Database, cfg.User)
-	}
-
-	cfg, _, err = parsePostgresURL("postgres://u@h/db?connect_timeout=3&binary_parameters=no")
-	if err != nil || cfg.ConnectTimeout != 3*time.Second || cfg.BinaryParameters {
-		t.Errorf("explicit settings not kept: %v, %v, %v", err, cfg.ConnectTimeout, cfg.BinaryParameters)
-	}
-
-	for _, bad := range []string{
-		"postgres://u:s3cr3t@h:99999/db",
-		"postgres://u:s3cr3t pw@h/db",
-		"postgres://u:s3cr3t@[::1/db",
-		"postgres://u:s3cr3t@h/db?sslmode=bogus",
-		"mysql://u:s3cr3t@h/db",
-		"host=h password=s3cr3t",
-		"s3cr3t",
-	} {
-		_, _, err := parsePostgresURL(bad)
-		if err == nil {
-			t.Errorf("%q: no error", bad)
-			continue
-		}
-		if msg := err.Error(); strings.Contains(msg, "s3cr3t") || !strings.HasPrefix(msg, "DATABASE_URL") || strings.Contains(msg, "\n") {
-			t.Errorf("%q: error %q leaks the password, is not one line or does not name the variable", bad, msg)
-		}
-	}
-}
-
-// TestPostgresUnreachable: a database that is not there is
-// errStoreUnavailable, at start-up and on a request.
-func TestPostgresUnreachable(t *testing.T) {
-	t.Parallel()
-	cfg, _, err := parsePostgresURL("postgres://u:p@127.0.0.1:1/db?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = openPostgres(t.Context(), cfg, defaultPgOptions())
-	if !errors.Is(err, errStoreUnavailable) {
-		t.Errorf("open: err = %v, want errStoreUnavailable", err)
-	}
-	// A store that was ready before the database went away.
-	s, err := newPostgres(cfg, defaultPgOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.ready.Store(true)
-	if _, err := listAll(t.Context(), s, "u"); !errors.Is(err, errStoreUnavailable) {
-		t.Errorf("list: err = %v, want errStoreUnavailable", err)
-	}
-	if err := s.Ping(t.Context()); !errors.Is(err, errStoreUnavailable) {
-		t.Errorf("ping: err = %v, want errStoreUnavailable", err)
-	}
-	h := newServer(discardLogger(), s, testCORS, nil)
-	for _, ep := range everyEndpoint {
-		rec := serve(t, h, ep.method, ep.target, ep.body)
-		wantDetail(t, rec, http.StatusServiceUnavailable, "Database unavailable, try again shortly")
-		if rec.Header().Get("Retry-After") == "" {
-			t.Errorf("%s %s: 503 without Retry-After", ep.method, ep.target)
-		}
-	}
-	decodeAs[struct{ Detail string }](t, serve(t, h, "GET", "/readyz", ""), http.StatusServiceUnavailable)
-}
-
-// TestPostgresSurvivesKilledConnections: when the server drops every
-// connection of the pool (a restart, a Neon compute suspending), the next
-// request reconnects instead of failing.
-func TestPostgresSurvivesKilledConnections(t *testing.T) {
-	t.Parallel()
-	raw := testPostgresURL(t, "TEST_DATABASE_URL")
-	s := openTestPostgres(t, raw)
-	user := newUserID(t)
-	task := mustCreate(t, s, user, newTask{Title: "t"})
-	var pid int
-	if err := s.db.QueryRow(`SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-		t.Fatal(err)
-	}
-	admin := openTestPostgres(t, raw)
-	var killed bool
-	if err := admin.db.QueryRow(`SELECT pg_terminate_backend($1)`, pid).Scan(&killed); err != nil || !killed {
-		t.Fatalf("terminate backend %d: %v, %v", pid, killed, err)
-	}
-	for range defaultPgMaxConns + 1 { // every pooled connection, whichever is dead
-		wantSameTask(t, mustGet(t, s, user, task.ID), task)
-	}
-}
-
-// TestPostgresSchemaIsIdempotent: instances starting together all apply the
-// schema without error.
-func TestPostgresSchemaIsIdempotent(t *testing.T) {
-	t.Parallel()
-	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			if err := s.applySchema(context.Background()); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-}
-
-// TestPostgresAcceptsNeonStyleURL: channel_binding=require, as Neon's
-// console writes it, connects.
-func TestPostgresAcceptsNeonStyleURL(t *testing.T) {
-	t.Parallel()
-	raw := testPostgresURL(t, "TEST_DATABASE_URL")
-	s := openTestPostgres(t, withURLParam(raw, "channel_binding", "require"))
-	if err := s.Ping(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestMemStoreUpdatedAtMovesWhenTheClockStands: with a clock that does not
-// move, every write still moves updated_at on by a microsecond, as
-// bumpUpdatedAt does in SQL.
-func TestMemStoreUpdatedAtMovesWhenTheClockStands(t *testing.T) {
-	t.Parallel()
-	s := newMemStore()
-	fixed := time.Date(2026, 11, 25, 20, 28, 51, 0, time.UTC)
-	s.now = func() time.Time { return fixed }
-	task := mustCreate(t, s, "u", newTask{Title: "t"})
-	updated, _ := s.UpdateTask(t.Context(), "u", task.ID, taskUpdate{})
-	toggled, _, _ := s.ToggleTask(t.Context(), "u", task.ID, nil, idempotencyKey{})
-	if want := fixed.Add(time.Microsecond); !updated.UpdatedAt.Equal(want) {
-		t.Errorf("after update updated_at = %v, want %v", updated.UpdatedAt, want)
-	}
-	if want := fixed.Add(2 * time.Microsecond); !toggled.UpdatedAt.Equal(want) {
-		t.Errorf("after toggle updated_at = %v, want %v", toggled.UpdatedAt, want)
-	}
-}
-
-func TestIsConnectionError(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		err  error
-		want bool
-	}{
-		{&pq.Error{Code: "08006"}, true},  // connection_failure
-		{&pq.Error{Code: "57P01"}, true},  // admin_shutdown
-		{&pq.Error{Code: "57P03"}, true},  // cannot_connect_now (starting up)
-		{&pq.Error{Code: "53300"}, true},  // too_many_connections
-		{&pq.Error{Code: "23505"}, false}, // unique_violation
-		{&pq.Error{Code: "42P01"}, false}, // undefined_table
-		{&net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
-		{fmt.Errorf("query: %w", context.DeadlineExceeded), true},
-		{io.ErrUnexpectedEOF, true},
-		{driver.ErrBadConn, true},
-		{errors.New("sql: Scan error"), false},
-	} {
-		if got := isConnectionError(tt.err); got != tt.want {
-			t.Errorf("isConnectionError(%v) = %v, want %v", tt.err, got, tt.want)
-		}
-	}
-}
-
-// TestPostgresCreatesSchemaWhenMissing: on a database without the table,
-// start-up creates the table and its index. It runs in a schema of its own
-// (through search_path), dropped afterwards.
-func TestPostgresCreatesSchemaWhenMissing(t *testing.T) {
-	t.Parallel()
-	raw := testPostgresURL(t, "TEST_DATABASE_URL")
-	admin := openTestPostgres(t, raw)
-	schema := strings.ToLower("tasksvc_" + rand.Text()[:12])
-	if _, err := admin.db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	s := openTestPostgres(t, withURLParam(raw, "options", "-c search_path="+schema))
-	var table, index sql.NullString
-	err := admin.db.QueryRow(`SELECT to_regclass($1)::text, to_regclass($2)::text`,
-		schema+".task", schema+".task_user_id_created_at_id_idx").Scan(&table, &index)
-	if err != nil || !table.Valid || !index.Valid {
-		t.Fatalf("after start-up: table %v, index %v, err %v", table, index, err)
-	}
-	task := mustCreate(t, s, "u", newTask{Title: "t"})
-	wantSameTask(t, mustGet(t, s, "u", task.ID), task)
-}
-
-// withURLParam adds one query parameter to a connection URL.
-func withURLParam(raw, key, value string) string {
-	sep := "?"
-	if strings.Contains(raw, "?") {
-		sep = "&"
-	}
-	return raw + sep + key + "=" + url.QueryEscape(value)
-}
-
 // testIdempotentCreate: a key replays the first answer to the same request,
 // creates nothing more, refuses a different request, and is per user.
 func testIdempotentCreate(t *testing.T, s taskStore) {
@@ -1034,102 +587,5 @@ func testIdempotentToggle(t *testing.T, s taskStore) {
 	wantSameTask(t, again, first)
 	if _, _, err := s.ToggleTask(ctx, user, missingID, nil, newIdempotencyKey("other", "toggle", missingID)); !errors.Is(err, errTaskNotFound) {
 		t.Errorf("keyed toggle of a missing task: %v, want errTaskNotFound", err)
-	}
-}
-
-// TestMemStoreKeysExpire: after idempotencyRetention a key is forgotten
-// and the same request writes again.
-func TestMemStoreKeysExpire(t *testing.T) {
-	t.Parallel()
-	s := newMemStore()
-	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	s.now = func() time.Time { return clock }
-	in := newTask{Title: "t"}
-	key := newIdempotencyKey("k", "create", in.Title, in.Description)
-	first, _, _ := s.CreateTask(t.Context(), "u", in, key)
-	clock = clock.Add(idempotencyRetention - time.Second)
-	if again, replayed, _ := s.CreateTask(t.Context(), "u", in, key); !replayed || again.ID != first.ID {
-		t.Error("a key was forgotten before its retention ended")
-	}
-	clock = clock.Add(time.Second)
-	if again, replayed, _ := s.CreateTask(t.Context(), "u", in, key); replayed || again.ID == first.ID {
-		t.Error("a key was replayed after its retention ended")
-	}
-}
-
-// TestPostgresKeysExpire: an expired key that was not purged yet does not
-// block its reuse, and the purge deletes only expired keys.
-func TestPostgresKeysExpire(t *testing.T) {
-	t.Parallel()
-	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
-	user := newUserID(t)
-	in := newTask{Title: "t"}
-	key := newIdempotencyKey("k", "create", in.Title, in.Description)
-	first, _, err := s.CreateTask(t.Context(), user, in, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	age := func(user string) {
-		t.Helper()
-		if _, err := s.db.Exec(`UPDATE idempotency_key SET recorded_at = now() - interval '25 hours' WHERE user_id = $1`, user); err != nil {
-			t.Fatal(err)
-		}
-	}
-	age(user)
-	again, replayed, err := s.CreateTask(t.Context(), user, in, key)
-	if err != nil || replayed || again.ID == first.ID {
-		t.Fatalf("expired key: replayed %v, %v; want a new task", replayed, err)
-	}
-	kept := newUserID(t)
-	if _, _, err := s.CreateTask(t.Context(), kept, in, key); err != nil {
-		t.Fatal(err)
-	}
-	age(user)
-	if err := s.PurgeExpiredKeys(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := s.db.QueryRow(`SELECT count(*) FROM idempotency_key WHERE user_id IN ($1, $2)`, user, kept).Scan(&n); err != nil || n != 1 {
-		t.Errorf("%d keys after the purge (%v), want the unexpired one", n, err)
-	}
-}
-
-// TestPostgresSlowListReader: the store's deadline bounds the waits on the
-// database, not the time a slow client takes to read a long list.
-func TestPostgresSlowListReader(t *testing.T) {
-	t.Parallel()
-	s := openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), func(o *pgOptions) {
-		o.Timeout = 200 * time.Millisecond
-	})
-	user := newUserID(t)
-	for range 30 {
-		mustCreate(t, s, user, newTask{Title: "t"})
-	}
-	start, n := time.Now(), 0
-	for _, err := range s.ListTasks(t.Context(), user, listQuery{}) {
-		if err != nil {
-			t.Fatalf("after %d tasks and %v: %v", n, time.Since(start), err)
-		}
-		n++
-		time.Sleep(20 * time.Millisecond) // a slow client: 600 ms for the list
-	}
-	if n != 30 {
-		t.Errorf("read %d tasks, want 30", n)
-	}
-}
-
-// TestPostgresOutOfRangeETag: an If-Match naming a time PostgreSQL cannot
-// hold is a 412, as on the memory store, never a 500.
-func TestPostgresOutOfRangeETag(t *testing.T) {
-	t.Parallel()
-	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
-	user := newUserID(t)
-	task := mustCreate(t, s, user, newTask{Title: "t"})
-	h := newServer(discardLogger(), s, testCORS, nil)
-	for _, tag := range []string{`"-gzzs93zls00"`, `"zzzzzzzzzzzz"`} {
-		rec := serve(t, h, "DELETE", "/api/"+user+"/tasks/"+task.ID, "", "If-Match", tag)
-		if rec.Code != http.StatusPreconditionFailed {
-			t.Errorf("If-Match %s: %d %s, want 412", tag, rec.Code, rec.Body)
-		}
 	}
 }

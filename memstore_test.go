@@ -1,0 +1,82 @@
+package main
+
+// What only the in-memory store needs to show: its clock, its copies, its
+// key expiry.
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMemStoreTiesOrderByID: tasks created in the same microsecond are
+// listed by id, as PostgreSQL orders them.
+func TestMemStoreTiesOrderByID(t *testing.T) {
+	t.Parallel()
+	s := newMemStore()
+	fixed := time.Date(2026, 11, 25, 20, 28, 51, 123456789, time.UTC)
+	s.now = func() time.Time { return fixed }
+	for range 10 {
+		mustCreate(t, s, "u", newTask{Title: "t"})
+	}
+	got, _ := listAll(t.Context(), s, "u")
+	if !slices.IsSortedFunc(got, func(a, b Task) int { return strings.Compare(a.ID, b.ID) }) {
+		t.Error("tied tasks are not ordered by id")
+	}
+	if want := fixed.Truncate(time.Microsecond); !got[0].CreatedAt.Equal(want) {
+		t.Errorf("created_at %v, want %v (truncated to microseconds)", got[0].CreatedAt, want)
+	}
+}
+
+// TestMemStoreCopiesOut: changing a returned task does not change the store.
+func TestMemStoreCopiesOut(t *testing.T) {
+	t.Parallel()
+	s := newMemStore()
+	desc := "original"
+	task := mustCreate(t, s, "u", newTask{Title: "t", Description: &desc})
+	desc = "changed by the caller"
+	*task.Description = "changed through the result"
+	if got := mustGet(t, s, "u", task.ID); *got.Description != "original" {
+		t.Errorf("stored description became %q", *got.Description)
+	}
+}
+
+// TestMemStoreUpdatedAtMovesWhenTheClockStands: with a clock that does not
+// move, every write still moves updated_at on by a microsecond, as
+// bumpUpdatedAt does in SQL.
+func TestMemStoreUpdatedAtMovesWhenTheClockStands(t *testing.T) {
+	t.Parallel()
+	s := newMemStore()
+	fixed := time.Date(2026, 11, 25, 20, 28, 51, 0, time.UTC)
+	s.now = func() time.Time { return fixed }
+	task := mustCreate(t, s, "u", newTask{Title: "t"})
+	updated, _ := s.UpdateTask(t.Context(), "u", task.ID, taskUpdate{})
+	toggled, _, _ := s.ToggleTask(t.Context(), "u", task.ID, nil, idempotencyKey{})
+	if want := fixed.Add(time.Microsecond); !updated.UpdatedAt.Equal(want) {
+		t.Errorf("after update updated_at = %v, want %v", updated.UpdatedAt, want)
+	}
+	if want := fixed.Add(2 * time.Microsecond); !toggled.UpdatedAt.Equal(want) {
+		t.Errorf("after toggle updated_at = %v, want %v", toggled.UpdatedAt, want)
+	}
+}
+
+// TestMemStoreKeysExpire: after idempotencyRetention a key is forgotten
+// and the same request writes again.
+func TestMemStoreKeysExpire(t *testing.T) {
+	t.Parallel()
+	s := newMemStore()
+	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	in := newTask{Title: "t"}
+	key := newIdempotencyKey("k", "create", in.Title, in.Description)
+	first, _, _ := s.CreateTask(t.Context(), "u", in, key)
+	clock = clock.Add(idempotencyRetention - time.Second)
+	if again, replayed, _ := s.CreateTask(t.Context(), "u", in, key); !replayed || again.ID != first.ID {
+		t.Error("a key was forgotten before its retention ended")
+	}
+	clock = clock.Add(time.Second)
+	if again, replayed, _ := s.CreateTask(t.Context(), "u", in, key); replayed || again.ID == first.ID {
+		t.Error("a key was replayed after its retention ended")
+	}
+}

@@ -1,0 +1,817 @@
+package main
+
+// openapi.json against the code: the routes on the mux against the
+// document's paths and methods, real handler responses against the
+// document's response schemas and headers, and the request schemas against
+// what the handlers accept. The schemas are checked by schemacheck_test.go.
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+	"unicode"
+)
+
+// TestOpenAPIServedAsEmbedded: /openapi.json is the embedded file, byte for
+// byte, and an OpenAPI 3.1 document.
+func TestOpenAPIServedAsEmbedded(t *testing.T) {
+	t.Parallel()
+	rec := serve(t, newTestServer(t), "GET", "/openapi.json", "")
+	doc := decodeAs[struct {
+		OpenAPI string `json:"openapi"`
+	}](t, rec, http.StatusOK)
+	if rec.Body.String() != string(openapiJSON) {
+		t.Error("/openapi.json is not the embedded document")
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1.") {
+		t.Errorf("openapi = %q, want 3.1.x", doc.OpenAPI)
+	}
+}
+
+// TestOpenAPIDocumentsEveryRoute: every route on the mux is an operation of
+// openapi.json and every operation is a route, with the same method and
+// path, so neither can be added without the other.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	t.Parallel()
+	routes := registeredRoutes(t)
+	documented := documentedOperations(newSchemaChecker(t))
+	for _, r := range routes {
+		// A pattern without a method would answer every method, and one with
+		// a host would be a route the document's paths cannot express.
+		method, path, ok := strings.Cut(r, " ")
+		if !ok || method != strings.ToUpper(method) || !strings.HasPrefix(path, "/") {
+			t.Errorf("route %q is not METHOD /path", r)
+		}
+		if !slices.Contains(documented, r) {
+			t.Errorf("route %q is not documented in openapi.json", r)
+		}
+	}
+	for _, op := range documented {
+		if !slices.Contains(routes, op) {
+			t.Errorf("openapi.json documents %q, which routes does not list", op)
+		}
+	}
+	if len(routes) < 10 {
+		t.Errorf("only %d routes registered: %q", len(routes), routes)
+	}
+}
+
+// TestOpenAPISchemasAreChecked: every schema in the document uses only what
+// the checker enforces, every pattern compiles and every $ref anywhere in
+// the document resolves, including branches no response takes.
+func TestOpenAPISchemasAreChecked(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	var errs []string
+	schemas := 0
+	var walk func(node any, at string)
+	walk = func(node any, at string) {
+		switch n := node.(type) {
+		case map[string]any:
+			for key, value := range n {
+				switch {
+				case key == "schema" || strings.HasSuffix(at, ".components.schemas"):
+					schemas++
+					c.lint(value, at+"."+key, &errs)
+				case key == "$ref":
+					if _, err := c.resolve(value); err != nil {
+						errs = append(errs, fmt.Sprintf("%s: %v", at, err))
+					}
+				default:
+					walk(value, at+"."+key)
+				}
+			}
+		case []any:
+			for i, v := range n {
+				walk(v, fmt.Sprintf("%s[%d]", at, i))
+			}
+		}
+	}
+	walk(c.doc, "$")
+	for _, e := range errs {
+		t.Error(e)
+	}
+	if schemas < 20 {
+		t.Errorf("only %d schemas found: the walk is broken", schemas)
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Responses
+
+// responseCase is one request whose answer must be what op documents.
+type responseCase struct {
+	op       string // documented operation, "METHOD /path"
+	server   http.Handler
+	method   string // "" means op's method
+	target   string
+	header   []string // name, value, ...; a name twice sends the header twice
+	body     string
+	cutShort bool // the body ends in a read error half-way
+	status   int  // the status this case provokes
+}
+
+// TestResponsesMatchOpenAPI: real answers of every endpoint, for every
+// status each one documents, agree with openapi.json: the status is
+// documented for that operation, required headers are present, every
+// header is documented there and valid, the media type is documented and
+// the body fits its schema. And every documented status, response header,
+// 422 type and query or header parameter of every operation is provoked
+// or sent here, so the document cannot promise an answer the code does
+// not give.
+func TestResponsesMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	ok := newTestServer(t)
+	down := newServer(discardLogger(), &stubStore{err: fmt.Errorf("list: %w", errStoreUnavailable)}, testCORS, nil)
+	broken := newServer(discardLogger(), &stubStore{err: errors.New("boom")}, testCORS, nil)
+	task := createTask(t, ok, "u", `{"title": "t", "description": "d"}`)
+	doomed := createTask(t, ok, "u", `{"title": "to delete"}`)
+	one := "/api/u/tasks/" + task.ID
+	// A task for the conditional requests, written only by the last of them.
+	guarded := "/api/u/tasks/" + createTask(t, ok, "u", `{"title": "guarded"}`).ID
+	guardedTag := serve(t, ok, "GET", guarded, "").Header().Get("ETag")
+	// Three tasks, so that a page of two links to a next page.
+	for i := range 3 {
+		createTask(t, ok, "pager", fmt.Sprintf(`{"title": "page %d"}`, i))
+	}
+	link := linkPattern.FindStringSubmatch(serve(t, ok, "GET", "/api/pager/tasks?limit=2", "").Header().Get("Link"))
+	if link == nil {
+		t.Fatal("a page of 2 of 3 tasks has no Link")
+	}
+	const (
+		list   = "GET /api/{user_id}/tasks"
+		create = "POST /api/{user_id}/tasks"
+		get    = "GET /api/{user_id}/tasks/{task_id}"
+		update = "PUT /api/{user_id}/tasks/{task_id}"
+		del    = "DELETE /api/{user_id}/tasks/{task_id}"
+		toggle = "PATCH /api/{user_id}/tasks/{task_id}/complete"
+		stale  = `"0"` // a well-formed ETag that names no version of any task
+	)
+	tooBig := `{"title": "t"}` + strings.Repeat(" ", maxBodyBytes)
+	requestID := func(id string) []string { return []string{"X-Request-ID", id} }
+	cases := []responseCase{
+		{op: list, server: ok, target: "/api/u/tasks", header: requestID("list-1"), status: 200},
+		{op: list, server: ok, target: "/api/nobody/tasks", status: 200},
+		{op: list, server: ok, target: "/api/pager/tasks?limit=2", status: 200},
+		{op: list, server: ok, target: link[1], status: 200},
+		{op: list, server: ok, target: "/api/pager/tasks?completed=No&limit=1000", status: 200},
+		{op: list, server: ok, target: "/api/./tasks", status: 404},
+		{op: list, server: ok, target: "/api/" + strings.Repeat("u", 256) + "/tasks", status: 422},
+		{op: list, server: ok, target: "/api/a%01/tasks", status: 422},
+		{op: list, server: ok, target: "/api/u/tasks?limit=0", status: 422},
+		{op: list, server: ok, target: "/api/u/tasks?limit=1001&completed=maybe", status: 422},
+		{op: list, server: ok, target: "/api/u/tasks?limit=5.0&after=page-2", status: 422},
+		{op: list, server: broken, target: "/api/u/tasks", status: 500},
+		{op: list, server: down, target: "/api/u/tasks?limit=10", status: 503},
+
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "Buy groceries", "description": "Milk, eggs, bread"}`, status: 201},
+		{op: create, server: ok, target: "/api/a%20b%2Fc/tasks", body: `{"title": "escaped user"}`, header: requestID("create-1"), status: 201},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "retried"}`, header: []string{"Idempotency-Key", "k-1"}, status: 201},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "retried"}`, header: []string{"Idempotency-Key", "k-1"}, status: 201}, // replayed
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "t`, cutShort: true, status: 400},
+		{op: create, server: ok, target: "/api/../tasks", body: `{"title": "t"}`, status: 404},
+		{op: create, server: ok, target: "/api/u/tasks", body: tooBig, status: 413},
+		{op: create, server: ok, target: "/api/u/tasks", body: "", status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": `, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `[]`, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": 5, "description": ""}`, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "\ud800"}`, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "", "description": "` + strings.Repeat("d", 5001) + `"}`, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": " \u3000 "}`, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "not the first request"}`, header: []string{"Idempotency-Key", "k-1"}, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "two words"}, status: 422},
+		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "a", "Idempotency-Key", "b"}, status: 422},
+		{op: create, server: broken, target: "/api/u/tasks", body: `{"title": "t"}`, status: 500},
+		{op: create, server: down, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "k-1"}, status: 503},
+
+		{op: get, server: ok, target: one, header: requestID("get-1"), status: 200},
+		{op: get, server: ok, target: "/api/u/tasks/" + strings.ToUpper(task.ID), status: 200},
+		{op: get, server: ok, target: guarded, header: []string{"If-None-Match", `"other", ` + guardedTag}, status: 304},
+		{op: get, server: ok, target: guarded, header: []string{"If-None-Match", `W/` + stale}, status: 200},
+		{op: get, server: ok, target: "/api/u/tasks/" + missingID, header: []string{"If-None-Match", "*"}, status: 404},
+		{op: get, server: ok, target: "/api/../tasks/" + missingID, status: 404},
+		{op: get, server: ok, target: "/api/u/tasks/not-a-uuid", status: 422},
+		{op: get, server: broken, target: one, status: 500},
+		{op: get, server: down, target: one, status: 503},
+
+		{op: update, server: ok, target: one, body: `{"title": "new", "description": null, "is_completed": "yes"}`, header: requestID("put-1"), status: 200},
+		{op: update, server: ok, target: one, body: `{}`, status: 200},
+		{op: update, server: ok, target: one, body: `{"title": "t`, cutShort: true, status: 400},
+		{op: update, server: ok, target: "/api/other/tasks/" + task.ID, body: `{}`, header: []string{"If-Match", stale}, status: 404},
+		{op: update, server: ok, target: "/api/../tasks/" + task.ID, body: `{}`, status: 404},
+		{op: update, server: ok, target: guarded, body: `{"title": "lost update"}`, header: []string{"If-Match", stale}, status: 412},
+		{op: update, server: ok, target: one, body: tooBig, status: 413},
+		{op: update, server: ok, target: one, body: `{"title": "` + strings.Repeat("a", 501) + `", "is_completed": "maybe"}`, status: 422},
+		{op: update, server: ok, target: "/api/" + strings.Repeat("u", 256) + "/tasks/nope", body: `{"title": null}`, status: 422},
+		{op: update, server: broken, target: one, body: `{}`, status: 500},
+		{op: update, server: down, target: one, body: `{}`, status: 503},
+
+		{op: toggle, server: ok, target: one + "/complete", header: requestID("patch-1"), status: 200},
+		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "flip-1"}, status: 200},
+		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "flip-1"}, status: 200}, // replayed
+		{op: toggle, server: ok, target: "/api/u/tasks/" + missingID + "/complete", status: 404},
+		{op: toggle, server: ok, target: "/api/../tasks/" + task.ID + "/complete", status: 404},
+		{op: toggle, server: ok, target: guarded + "/complete", header: []string{"If-Match", "W/" + guardedTag}, status: 412},
+		{op: toggle, server: ok, target: one + "0/complete", status: 422},
+		{op: toggle, server: ok, target: one + "/complete", header: []string{"Idempotency-Key", "k-1"}, status: 422}, // a create's key
+		{op: toggle, server: broken, target: one + "/complete", status: 500},
+		{op: toggle, server: down, target: one + "/complete", status: 503},
+
+		{op: del, server: ok, target: "/api/u/tasks/" + doomed.ID, header: []string{"If-Match", "*"}, status: 200},
+		{op: del, server: ok, target: "/api/u/tasks/" + doomed.ID, header: requestID("delete-1"), status: 404},
+		{op: del, server: ok, target: "/api/./tasks/" + missingID, status: 404},
+		{op: del, server: ok, target: guarded, header: []string{"If-Match", `"x", ` + stale}, status: 412},
+		{op: del, server: ok, target: "/api/u/tasks/urn:uuid:x", status: 422},
+		{op: del, server: broken, target: one, status: 500},
+		{op: del, server: down, target: one, status: 503},
+
+		// Last: the guarded task at the version it was read at.
+		{op: update, server: ok, target: guarded, body: `{"title": "guarded, changed"}`, header: []string{"If-Match", guardedTag}, status: 200},
+
+		{op: "GET /healthz", server: down, target: "/healthz", header: requestID("healthz-1"), status: 200},
+		{op: "GET /readyz", server: ok, target: "/readyz", header: requestID("readyz-1"), status: 200},
+		{op: "GET /readyz", server: broken, target: "/readyz", status: 500},
+		{op: "GET /readyz", server: down, target: "/readyz", status: 503},
+		{op: "GET /openapi.json", server: down, target: "/openapi.json", header: requestID("openapi-1"), status: 200},
+		{op: "GET /docs", server: down, target: "/docs", header: requestID("docs-1"), status: 200},
+	}
+	cases = append(cases, methodNotAllowedCases(c, ok, task.ID)...)
+	cases = append(cases, authCases(t, task.ID)...)
+
+	covered := make(map[string]bool)     // "op status"
+	seenDetails := make(map[string]bool) // "op status detail"
+	sentParams := make(map[string]bool)  // "op in name"
+	seenHeaders := make(map[string]bool) // "op status Header-Name"
+	seenTypes := make(map[string]bool)
+	for _, tc := range cases {
+		method, _, _ := strings.Cut(tc.op, " ")
+		if tc.method != "" {
+			method = tc.method
+		}
+		var body io.Reader = strings.NewReader(tc.body)
+		if tc.cutShort {
+			body = io.MultiReader(body, iotest.ErrReader(io.ErrUnexpectedEOF))
+		}
+		req := httptest.NewRequest(method, tc.target, body)
+		for i := 0; i+1 < len(tc.header); i += 2 {
+			req.Header.Add(tc.header[i], tc.header[i+1])
+			sentParams[tc.op+" header "+strings.ToLower(tc.header[i])] = true
+		}
+		for name := range req.URL.Query() {
+			sentParams[tc.op+" query "+name] = true
+		}
+		rec := httptest.NewRecorder()
+		tc.server.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s %s: status %d, want %d (the case does not test what it claims); body: %s",
+				method, tc.target, rec.Code, tc.status, brief(rec.Body.String()))
+			continue
+		}
+		c.checkResponse(t, tc.op, rec)
+		covered[fmt.Sprint(tc.op, " ", rec.Code)] = true
+		for name := range rec.Header() {
+			seenHeaders[fmt.Sprint(tc.op, " ", rec.Code, " ", name)] = true
+		}
+		if id := req.Header.Get("X-Request-ID"); id != "" && rec.Header().Get("X-Request-ID") != id {
+			t.Errorf("%s %s: X-Request-ID %q, want the request's %q echoed", method, tc.target, rec.Header().Get("X-Request-ID"), id)
+		}
+		var answer struct{ Detail any }
+		json.Unmarshal(rec.Body.Bytes(), &answer)
+		if d, ok := answer.Detail.(string); ok {
+			seenDetails[fmt.Sprint(tc.op, " ", rec.Code, " ", d)] = true
+		}
+		if rec.Code == http.StatusUnauthorized {
+			checkChallenge(t, tc.op, rec)
+		}
+		if rec.Code == http.StatusUnprocessableEntity {
+			var got struct{ Detail []struct{ Type string } }
+			json.Unmarshal(rec.Body.Bytes(), &got)
+			for _, it := range got.Detail {
+				seenTypes[it.Type] = true
+			}
+		}
+	}
+	for _, op := range documentedOperations(c) {
+		responses, _ := c.operation(t, op)["responses"].(map[string]any)
+		for status := range responses {
+			if !covered[op+" "+status] {
+				t.Errorf("openapi.json documents %s for %s, but no case here provokes it", status, op)
+				continue
+			}
+			for name := range c.responseHeaders(t, op, status) {
+				if !seenHeaders[op+" "+status+" "+name] {
+					t.Errorf("openapi.json documents header %s on %s %s, but no case here gets it", name, op, status)
+				}
+			}
+			for _, d := range c.documentedDetails(t, op, status) {
+				if !seenDetails[op+" "+status+" "+d] {
+					t.Errorf("openapi.json documents detail %q on %s %s, but no case here gets it", d, op, status)
+				}
+			}
+		}
+		for _, p := range c.parameters(t, op) {
+			if p["in"] == "path" {
+				continue // in every request
+			}
+			if key := fmt.Sprint(op, " ", p["in"], " ", p["name"]); !sentParams[key] {
+				t.Errorf("openapi.json documents the %s parameter %s of %s, but no case here sends it", p["in"], p["name"], op)
+			}
+		}
+	}
+	// Every 422 type the document names is one the code gives.
+	types := c.componentSchema(t, "ValidationError")["properties"].(map[string]any)["type"].(map[string]any)["enum"].([]any)
+	for _, typ := range types {
+		if !seenTypes[typ.(string)] {
+			t.Errorf("openapi.json names 422 type %q, which no case here provokes", typ)
+		}
+	}
+}
+
+// authCases are the answers of the six /api/ operations with
+// authentication on (every AUTH_* variable set, as in auth_test.go): a
+// good token, none, a malformed, an expired and a not yet valid one
+// (401), a good token of another user (403), and a good token whose key
+// must be fetched from a key server that is down (503). taskID is user u's
+// task; it need not exist, since every refusal comes first.
+func authCases(t testing.TB, taskID string) []responseCase {
+	f := newAuthFixture(t)
+	authed := f.handler(newMemStore())
+	down := newAuthFixture(t)
+	down.jwks.serve(http.StatusInternalServerError, []byte(`{"error": "down"}`))
+	keysDown := down.handler(newMemStore())
+	now := f.clock.now().Unix()
+	good := func(sub string) []string { return bearer(f.ed.token(t, claimsFor(f.clock, sub))) }
+	cases := []responseCase{
+		{op: "GET /api/{user_id}/tasks", server: authed, target: "/api/u/tasks", header: good("u"), status: 200},
+		{op: "POST /api/{user_id}/tasks", server: authed, target: "/api/u/tasks", body: `{"title": "t"}`, header: good("u"), status: 201},
+	}
+	for _, ep := range endpoints {
+		refused := func(server http.Handler, status int, header ...string) responseCase {
+			return responseCase{op: ep.op(), server: server, target: ep.target("u", taskID), body: ep.body, header: header, status: status}
+		}
+		cases = append(cases,
+			refused(authed, 401),
+			refused(authed, 401, "Authorization", "Basic dTpw"),
+			refused(authed, 401, bearer("not.a.token")...),
+			refused(authed, 401, bearer(f.rs.token(t, with(claimsFor(f.clock, "u"), "exp", now-31)))...),
+			refused(authed, 401, bearer(f.ec.token(t, with(claimsFor(f.clock, "u"), "nbf", now+31)))...),
+			refused(authed, 401, bearer(f.hs.token(t, with(claimsFor(f.clock, "u"), "exp", nil)))...),
+			refused(authed, 403, good("someone-else")...),
+			refused(keysDown, 503, bearer(down.ed.token(t, claimsFor(down.clock, "u")))...),
+		)
+	}
+	return cases
+}
+
+// TestOpenAPISecurityMatchesAuth: an operation requires bearerAuth in
+// openapi.json exactly when, with authentication on, it answers 401 without
+// a token and not with a good one; each also lists the empty requirement,
+// since without AUTH_* set it needs no token (as TestResponsesMatchOpenAPI
+// shows); nothing else is ever required. And the bearerAuth scheme says
+// what the authenticator checks.
+func TestOpenAPISecurityMatchesAuth(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	f := newAuthFixture(t)
+	authed := f.handler(newMemStore())
+	bearerAuth := map[string]any{"bearerAuth": []any{}}
+	protected := 0
+	for _, op := range documentedOperations(c) {
+		method, path, _ := strings.Cut(op, " ")
+		o := c.operation(t, op)
+		security, ok := o["security"]
+		if !ok {
+			security = c.doc["security"] // nil, no requirement, if unset
+		}
+		reqs, _ := security.([]any)
+		var wantsToken, open bool
+		for _, r := range reqs {
+			switch req, _ := r.(map[string]any); {
+			case len(req) == 0:
+				open = true
+			case reflect.DeepEqual(req, bearerAuth):
+				wantsToken = true
+			default:
+				t.Errorf("%s: security requirement %s is neither bearerAuth nor empty", op, brief(r))
+			}
+		}
+		if wantsToken && !open {
+			t.Errorf("%s requires bearerAuth without the empty alternative, but without AUTH_* set it needs no token", op)
+		}
+		target := concretePath(path, "u", missingID)
+		body := ""
+		if o["requestBody"] != nil {
+			body = `{"title": "t"}`
+		}
+		noToken := serve(t, authed, method, target, body)
+		if refused := noToken.Code == http.StatusUnauthorized; refused != wantsToken {
+			t.Errorf("%s without a token, authentication on: %d; openapi.json requires bearerAuth: %v", op, noToken.Code, wantsToken)
+		}
+		if wantsToken {
+			protected++
+			withToken := serve(t, authed, method, target, body, bearer(f.ed.token(t, claimsFor(f.clock, "u")))...)
+			if withToken.Code == http.StatusUnauthorized || withToken.Code == http.StatusForbidden {
+				t.Errorf("%s with a good token: %d %s", op, withToken.Code, withToken.Body)
+			}
+		}
+	}
+	if protected != 6 {
+		t.Errorf("%d operations require bearerAuth, want the six under /api/", protected)
+	}
+
+	schemes, _ := c.doc["components"].(map[string]any)["securitySchemes"].(map[string]any)
+	if len(schemes) != 1 {
+		t.Errorf("security schemes %s, want bearerAuth alone", brief(schemes))
+	}
+	scheme, _ := schemes["bearerAuth"].(map[string]any)
+	for key, want := range map[string]string{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"} {
+		if scheme[key] != want {
+			t.Errorf("bearerAuth %s = %v, want %q", key, scheme[key], want)
+		}
+	}
+	// What the description promises is what the authenticator checks.
+	leeway := fmt.Sprintf("%d seconds", int(authLeeway/time.Second))
+	description, _ := scheme["description"].(string)
+	for _, want := range []string{algEdDSA, algRS256, algES256, algHS256, "AUTH_JWKS_URL", "AUTH_HS256_SECRET",
+		"AUTH_ISSUER", "AUTH_AUDIENCE", "exp is required", leeway, "nbf", "sub must equal the path's user_id"} {
+		if !strings.Contains(description, want) {
+			t.Errorf("bearerAuth's description does not say %q", want)
+		}
+	}
+	unauthorized, _ := c.followRef(t, map[string]any{"$ref": "#/components/responses/Unauthorized"})["description"].(string)
+	if !strings.Contains(unauthorized, leeway) {
+		t.Errorf("the Unauthorized response's description does not give the leeway, %s", leeway)
+	}
+}
+
+// checkChallenge checks a 401's WWW-Authenticate against its detail, as
+// the Unauthorized response describes them: Bearer without a token, else
+// an invalid_token error whose description is the detail.
+func checkChallenge(t testing.TB, op string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	var got struct{ Detail string }
+	json.Unmarshal(rec.Body.Bytes(), &got)
+	want := challengeFor(got.Detail)
+	if challenge := rec.Header().Get("WWW-Authenticate"); challenge != want {
+		t.Errorf("%s 401 %q: WWW-Authenticate = %q, want %q", op, got.Detail, challenge, want)
+	}
+}
+
+// methodNotAllowedCases asks every documented operation's path for a
+// method it does not document, expecting the 405 each operation documents,
+// with Allow naming exactly the documented methods (and HEAD with GET).
+func methodNotAllowedCases(c schemaChecker, h http.Handler, taskID string) []responseCase {
+	var cases []responseCase
+	ops := documentedOperations(c)
+	for _, op := range ops {
+		_, path, _ := strings.Cut(op, " ")
+		for _, method := range []string{"DELETE", "PUT", "POST", "PATCH", "GET"} {
+			if !slices.Contains(ops, method+" "+path) {
+				cases = append(cases, responseCase{op: op, server: h, method: method,
+					target: concretePath(path, "u", taskID), status: 405})
+				break
+			}
+		}
+	}
+	return cases
+}
+
+// TestAllowHeaderListsDocumentedMethods: a 405's Allow header names the
+// methods openapi.json documents for the path, HEAD coming with GET.
+func TestAllowHeaderListsDocumentedMethods(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	h := newTestServer(t)
+	methods := make(map[string][]string) // path → documented methods
+	for _, op := range documentedOperations(c) {
+		method, path, _ := strings.Cut(op, " ")
+		methods[path] = append(methods[path], method)
+		if method == "GET" {
+			methods[path] = append(methods[path], "HEAD")
+		}
+	}
+	for path, want := range methods {
+		slices.Sort(want)
+		rec := serve(t, h, "TRACE", concretePath(path, "u", missingID), "")
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("TRACE %s: status %d, want 405", path, rec.Code)
+			continue
+		}
+		if got := rec.Header().Get("Allow"); got != strings.Join(want, ", ") {
+			t.Errorf("%s: Allow = %q, openapi.json documents %q", path, got, strings.Join(want, ", "))
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+// TestRequestSchemasAgreeWithHandlers: a body fits the documented request
+// schema exactly when the handler accepts it (anything but a 422), so the
+// document's limits, patterns and types are the code's. (What JSON Schema
+// cannot say, such as a lone surrogate escape, is in the descriptions.)
+func TestRequestSchemasAgreeWithHandlers(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	long := strings.Repeat
+	bodies := []string{
+		`{"title": "t"}`, `{"title": "t", "description": null}`, `{"title": "t", "description": ""}`,
+		`{"title": "t", "colour": "red", "id": 5}`, `{}`, `null`, `[]`, `"t"`, `5`,
+		`{"title": null}`, `{"title": 5}`, `{"title": ["t"]}`, `{"title": ""}`, `{"title": " "}`,
+		`{"title": "\t\n\u000b\f\r \u0085\u00a0"}`, `{"title": "\u3000\u2028\u2029\u202f\u205f\u1680\u2000\u200a"}`,
+		`{"title": "\u200b"}`, `{"title": "\ufeff"}`, `{"title": "\u180e"}`, `{"title": " x "}`, `{"title": "\u0001"}`,
+		`{"title": "a\u0000"}`, `{"title": "\u0000"}`, `{"title": "` + long("😀", 500) + `"}`, `{"title": "` + long("😀", 501) + `"}`,
+		`{"title": "` + long("a", 500) + `"}`, `{"title": "` + long("e\u0301", 251) + `"}`,
+		`{"title": "t", "description": "` + long("漢", 5000) + `"}`, `{"title": "t", "description": "` + long("漢", 5001) + `"}`,
+		`{"title": "t", "description": "a\u0000"}`, `{"title": "t", "description": 5}`, `{"title": "t", "description": false}`,
+		`{"is_completed": true}`, `{"is_completed": false}`, `{"is_completed": 0}`, `{"is_completed": 1}`, `{"is_completed": 1.0}`,
+		`{"is_completed": -0}`, `{"is_completed": 2}`, `{"is_completed": 0.5}`, `{"is_completed": null}`, `{"is_completed": [true]}`,
+		`{"is_completed": "yes"}`, `{"is_completed": "OFF"}`, `{"is_completed": "T"}`, `{"is_completed": "maybe"}`,
+		`{"is_completed": "1.0"}`, `{"is_completed": ""}`, `{"is_completed": " true"}`,
+		`{"description": null, "is_completed": "n"}`, `{"title": "t", "is_completed": "maybe"}`,
+	}
+	for _, op := range []struct{ name, method string }{{"POST /api/{user_id}/tasks", "POST"}, {"PUT /api/{user_id}/tasks/{task_id}", "PUT"}} {
+		schema := c.requestSchema(t, op.name)
+		h := newTestServer(t)
+		target := "/api/u/tasks"
+		if op.method == "PUT" {
+			target += "/" + createTask(t, h, "u", `{"title": "t"}`).ID
+		}
+		for _, body := range bodies {
+			rec := serve(t, h, op.method, target, body)
+			accepted := rec.Code != http.StatusUnprocessableEntity
+			var v any
+			if err := json.Unmarshal([]byte(body), &v); err != nil {
+				t.Fatalf("%s: %v", body, err)
+			}
+			errs := c.validate(schema, v)
+			if accepted != (len(errs) == 0) {
+				t.Errorf("%s %s: handler answered %d, schema errors %q", op.method, brief(body), rec.Code, errs)
+			}
+		}
+	}
+}
+
+// TestPathSchemasAgreeWithHandlers: a path value fits the documented
+// parameter schema exactly when the handler accepts it.
+func TestPathSchemasAgreeWithHandlers(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	h := newTestServer(t)
+	const path = "/api/{user_id}/tasks/{task_id}"
+	userSchema := c.pathParameter(t, path, "user_id")["schema"]
+	taskSchema := c.pathParameter(t, path, "task_id")["schema"]
+	upper := strings.ToUpper(missingID)
+	bare := strings.ReplaceAll(missingID, "-", "")
+	for _, tc := range []struct{ userID, taskID string }{
+		{"u", missingID}, {"user-123", upper}, {"a b/c?d#e%f", bare}, {strings.Repeat("u", 255), "{" + missingID + "}"},
+		{strings.Repeat("漢", 255), "urn:uuid:" + missingID}, {"😀", "URN:UUID:" + upper}, {"\u00a0", "{" + bare + "}"},
+		{strings.Repeat("u", 256), "urn:uuid:{" + missingID + "}"}, {"a\x00", missingID[:35]}, {"a\x01", missingID + "0"},
+		{"a\x7f", "0192f1c47-a1e-7c3e-9d5a-3b2f1e0c9a11"}, {"a\u0085", "0192f1c4-7a1e-7c3e-9d5a-3b2f1e0c9a1g"},
+		{"a\u009f", "{" + missingID}, {"\u00a0\u2028", missingID[:9] + bare[8:]}, {"\t", " " + missingID},
+	} {
+		target := "/api/" + url.PathEscape(tc.userID) + "/tasks/" + url.PathEscape(tc.taskID)
+		var items []testItem
+		rec := serve(t, h, "GET", target, "")
+		if rec.Code == http.StatusUnprocessableEntity {
+			items = decodeAs[struct{ Detail []testItem }](t, rec, http.StatusUnprocessableEntity).Detail
+		} else if rec.Code != http.StatusNotFound {
+			t.Fatalf("GET %s: %d %s", target, rec.Code, rec.Body)
+		}
+		refused := func(field string) bool {
+			return slices.ContainsFunc(items, func(it testItem) bool { return it.where() == "path."+field })
+		}
+		if errs := c.validate(userSchema, tc.userID); refused("user_id") != (len(errs) > 0) {
+			t.Errorf("user_id %q: handler refused it: %v; schema errors %q", tc.userID, refused("user_id"), errs)
+		}
+		if errs := c.validate(taskSchema, tc.taskID); refused("task_id") != (len(errs) > 0) {
+			t.Errorf("task_id %q: handler refused it: %v; schema errors %q", tc.taskID, refused("task_id"), errs)
+		}
+	}
+}
+
+// TestQuerySchemasAgreeWithHandlers: a list query parameter's value fits
+// its documented schema exactly when the handler accepts it.
+func TestQuerySchemasAgreeWithHandlers(t *testing.T) {
+	t.Parallel()
+	checkQuerySchemasAgree(t, newSchemaChecker(t))
+}
+
+// checkQuerySchemasAgree sends each value of each query parameter of the
+// list and compares the handler's verdict (a 422 item at ["query", name]
+// or not) with the documented schema's.
+func checkQuerySchemasAgree(t testing.TB, c schemaChecker) {
+	t.Helper()
+	const list = "GET /api/{user_id}/tasks"
+	h := newTestServer(t)
+	cursor := encodeCursor(listCursor{CreatedAt: time.Date(2026, 11, 25, 20, 28, 51, 123456000, time.UTC), ID: missingID})
+	values := map[string][]string{
+		"limit": {"1", "2", "999", "1000", "0", "-0", "-1", "1001", "+5", "007", "0001000", " 7 ", "\t8\n", "\u30009\u3000",
+			"5.0", "1e2", "0x10", "1_000", "ten", "", "5 5", "99999999999999999999", "\u0661"},
+		"completed": {"true", "false", "TRUE", "Off", "yes", "n", "1", "0", "t", "F", "on",
+			"maybe", "", "2", "yes ", " true", "truth", "ja", "-1"},
+		"after": {cursor, strings.Repeat("A", 32), strings.Repeat("_", 32), strings.Repeat("-", 32), cursor[:31], cursor + "A",
+			strings.Repeat("A", 31) + "+", strings.Repeat("A", 31) + "/", strings.Repeat("A", 30) + "==", "not-a-cursor", ""},
+	}
+	for name, raws := range values {
+		schema := c.parameterSchema(t, list, "query", name)
+		for _, raw := range raws {
+			target := "/api/u/tasks?" + name + "=" + url.QueryEscape(raw)
+			rec := serve(t, h, "GET", target, "")
+			refused := refusedAt(t, rec, "query."+name)
+			errs := c.validate(schema, queryArgument(schema, raw))
+			if refused != (len(errs) > 0) {
+				t.Errorf("%s=%q: handler refused it: %v (%d); schema errors %q", name, raw, refused, rec.Code, errs)
+			}
+		}
+	}
+}
+
+// decimalInteger is how the limit parameter's description says a number
+// is written (after white space around it is dropped).
+var decimalInteger = regexp.MustCompile(`^[+-]?[0-9]+$`)
+
+// queryArgument is a query value as its parameter's schema sees it. On the
+// wire every value is a string; for an integer schema, a string that spells
+// a whole number the way the parameter's description says (digits, an
+// optional sign, white space around) is that number, and anything else
+// stays a string, which the integer schema refuses. (prism coerces more
+// liberally: it lets "5.0" through, and the service's 422 for it is a
+// documented answer; the description says in words that it is refused.)
+func queryArgument(schema map[string]any, raw string) any {
+	if schema["type"] != "integer" {
+		return raw
+	}
+	trimmed := strings.TrimSpace(raw)
+	if !decimalInteger.MatchString(trimmed) {
+		return raw
+	}
+	n, err := strconv.ParseFloat(trimmed, 64)
+	if err != nil {
+		return raw
+	}
+	return n
+}
+
+// refusedAt reports whether rec is a 422 with an item at where, such as
+// "query.limit". An answer other than 200, 201, 304, 412 or 422 fails the
+// test: the request was neither accepted nor refused for its input.
+func refusedAt(t testing.TB, rec *httptest.ResponseRecorder, where string) bool {
+	t.Helper()
+	switch rec.Code {
+	case http.StatusOK, http.StatusCreated, http.StatusNotModified, http.StatusPreconditionFailed:
+		return false
+	case http.StatusUnprocessableEntity:
+	default:
+		t.Errorf("unexpected answer %d %s", rec.Code, brief(rec.Body.String()))
+		return false
+	}
+	var got struct{ Detail []testItem }
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Errorf("422 body: %v", err)
+	}
+	return slices.ContainsFunc(got.Detail, func(it testItem) bool { return it.where() == where })
+}
+
+// TestHeaderSchemasAgreeWithHandlers: the request headers the document
+// describes are refused exactly when their schemas say so, and the
+// X-Request-ID response header's schema is exactly what the service
+// echoes.
+func TestHeaderSchemasAgreeWithHandlers(t *testing.T) {
+	t.Parallel()
+	checkHeaderSchemasAgree(t, newSchemaChecker(t))
+}
+
+func checkHeaderSchemasAgree(t testing.TB, c schemaChecker) {
+	t.Helper()
+	h := newTestServer(t)
+	const (
+		create = "POST /api/{user_id}/tasks"
+		update = "PUT /api/{user_id}/tasks/{task_id}"
+		get    = "GET /api/{user_id}/tasks/{task_id}"
+	)
+	created := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`)
+	one := created.Header().Get("Location")
+
+	keySchema := c.parameterSchema(t, create, "header", "idempotency-key")
+	keys := []string{"a", "6f1c2b0e-3d4a-4f5b-9c8d-7e6f5a4b3c2d", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", strings.Repeat("k", 255),
+		strings.Repeat("k", 256), "", "two words", "tab\there", "\x7f", "ключ", "é", "a\x00"}
+	for i, key := range keys {
+		rec := serve(t, h, "POST", "/api/u/tasks", fmt.Sprintf(`{"title": "t%d"}`, i), "Idempotency-Key", key)
+		refused := refusedAt(t, rec, "header.idempotency-key")
+		if errs := c.validate(keySchema, key); refused != (len(errs) > 0) {
+			t.Errorf("Idempotency-Key %q: handler refused it: %v; schema errors %q", key, refused, errs)
+		}
+	}
+
+	// If-Match and If-None-Match: no value is refused; one that names no
+	// version is a 412 or a 200, never a 422.
+	for _, v := range []string{"*", `"x"`, `W/"x"`, "garbage", "", `"a",,"b"`, created.Header().Get("ETag")} {
+		for _, p := range []struct{ op, method, name string }{{update, "PUT", "if-match"}, {get, "GET", "if-none-match"}} {
+			rec := serve(t, h, p.method, one, `{}`, p.name, v)
+			refused := refusedAt(t, rec, "header."+p.name)
+			if errs := c.validate(c.parameterSchema(t, p.op, "header", p.name), v); refused || len(errs) > 0 {
+				t.Errorf("%s %q: handler refused it: %v; schema errors %q", p.name, v, refused, errs)
+			}
+		}
+	}
+
+	// X-Request-ID: any value is taken (the parameter's schema is any
+	// string), and echoed exactly when the response header's schema
+	// accepts it; otherwise a fresh id, which the schema accepts, is sent.
+	paramSchema := c.parameterSchema(t, "GET /healthz", "header", "x-request-id")
+	idSchema := c.responseHeaders(t, "GET /healthz", "200")["X-Request-Id"]["schema"]
+	ids := []string{strings.Repeat("a", 128), strings.Repeat("a", 129), "req-1", "a b", "é", "Xk3VQ2M7PA-12", "b64+/=@host:1_2.3"}
+	for b := range 256 {
+		ids = append(ids, string(rune(b)), string([]byte{'x', byte(b)}))
+	}
+	for _, id := range ids {
+		got := serve(t, h, "GET", "/healthz", "", "X-Request-ID", id).Header().Get("X-Request-ID")
+		echoed := got == id
+		if errs := c.validate(idSchema, id); echoed != (len(errs) == 0) {
+			t.Errorf("X-Request-ID %q: echoed %v; response schema errors %q", id, echoed, errs)
+		}
+		if errs := c.validate(idSchema, got); len(errs) > 0 {
+			t.Errorf("X-Request-ID %q: answered %q, which the schema refuses: %q", id, got, errs)
+		}
+		if errs := c.validate(paramSchema, id); len(errs) > 0 {
+			t.Errorf("X-Request-ID %q: taken, but the parameter's schema refuses it: %q", id, errs)
+		}
+	}
+}
+
+// TestPatternsAgreeWithGoOnEveryCodePoint: the document's patterns say in
+// ECMA-262/RE2 what the code says with Go's unicode package, for every
+// code point: a title's white space is unicode.IsSpace, a user_id's
+// forbidden characters are unicode.IsControl, and NUL is refused in text.
+func TestPatternsAgreeWithGoOnEveryCodePoint(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	pattern := func(schema string) *regexp.Regexp {
+		re, err := compilePattern(c.componentSchema(t, schema)["pattern"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return re
+	}
+	title, userID, description := pattern("Title"), pattern("UserId"), pattern("Description")
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue // surrogates: not text, refused before any pattern
+		}
+		s := string(r)
+		if got, want := title.MatchString(s), !unicode.IsSpace(r) && r != 0; got != want {
+			t.Errorf("title %U: pattern matches %v, code accepts %v", r, got, want)
+		}
+		if got, want := userID.MatchString(s), !unicode.IsControl(r); got != want {
+			t.Errorf("user_id %U: pattern matches %v, code accepts %v", r, got, want)
+		}
+		if got, want := description.MatchString(s), r != 0; got != want {
+			t.Errorf("description %U: pattern matches %v, code accepts %v", r, got, want)
+		}
+	}
+}
+
+// TestLaxBooleanSchemaAgreesWithCode: the is_completed schema and the
+// completed query parameter's accept exactly the strings laxBool does, in
+// every mix of upper and lower case.
+func TestLaxBooleanSchemaAgreesWithCode(t *testing.T) {
+	t.Parallel()
+	c := newSchemaChecker(t)
+	body := c.componentSchema(t, "TaskUpdate")["properties"].(map[string]any)["is_completed"]
+	query := c.parameterSchema(t, "GET /api/{user_id}/tasks", "query", "completed")
+	words := []string{"0", "1", "t", "f", "y", "n", "on", "no", "off", "yes", "true", "false",
+		"2", "tru", "yess", "of", "nope", "onn", "", " ", "truth", "ye", "fals", "o"}
+	for _, w := range words {
+		for mask := 0; mask < 1<<len(w); mask++ {
+			b := []byte(w)
+			for i := range b {
+				if mask&(1<<i) != 0 {
+					b[i] = byte(unicode.ToUpper(rune(b[i])))
+				}
+			}
+			raw, _ := json.Marshal(string(b))
+			_, codeOK := laxBool(raw)
+			if errs := c.validate(body, string(b)); codeOK != (len(errs) == 0) {
+				t.Errorf("%s: laxBool accepts %v, body schema errors %q", raw, codeOK, errs)
+			}
+			_, codeOK = laxBoolString(string(b))
+			if errs := c.validate(query, string(b)); codeOK != (len(errs) == 0) {
+				t.Errorf("?completed=%s: laxBoolString accepts %v, query schema errors %q", b, codeOK, errs)
+			}
+		}
+	}
+}
