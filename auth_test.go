@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -143,10 +144,7 @@ func ecSigner(t testing.TB, kid string) (testSigner, *ecdsa.PrivateKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	point, err := key.PublicKey.Bytes() // 0x04 || x || y
-	if err != nil {
-		t.Fatal(err)
-	}
+	point := slices.Concat([]byte{4}, key.X.FillBytes(make([]byte, 32)), key.Y.FillBytes(make([]byte, 32))) // 0x04 || x || y
 	return testSigner{alg: "ES256", kid: kid,
 		sign: func(b []byte) []byte {
 			sum := sha256.Sum256(b)

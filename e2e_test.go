@@ -106,7 +106,8 @@ func TestBinaryFlags(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		cmd.Env = []string{"PORT=http"} // would refuse to start: the flags must exit first
 		err := cmd.Run()
-		if exitErr, ok := errors.AsType[*exec.ExitError](err); ok {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
 			return out.String(), errOut.String(), exitErr.ExitCode()
 		}
 		if err != nil {
@@ -340,7 +341,7 @@ func TestServicePersistsAcrossSIGKILLUnderLoad(t *testing.T) {
 		wg       sync.WaitGroup
 	)
 	for w := range workers {
-		wg.Go(func() {
+		goWait(&wg, func() {
 			for i := 0; ; i++ {
 				select {
 				case <-stop:

@@ -1,5 +1,5 @@
 module tasksvc
 
-go 1.26
+go 1.24
 
 require github.com/lib/pq v1.12.3

@@ -572,7 +572,8 @@ func (s *service) wait(t *testing.T) int {
 	t.Helper()
 	select {
 	case err := <-s.exited:
-		if exitErr, ok := errors.AsType[*exec.ExitError](err); ok {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
 			return exitErr.ExitCode()
 		}
 		if err != nil {
@@ -685,4 +686,14 @@ func wantRefusedStart(t *testing.T, s *service, what, prefix, want string) {
 	if strings.Contains(s.stderr(), "s3cr3t") {
 		t.Errorf("%s: stderr shows the password:\n%s", what, s.stderr())
 	}
+}
+
+// goWait runs f in a goroutine that wg waits for: sync.WaitGroup.Go, which
+// needs Go 1.25 (go.mod allows 1.24).
+func goWait(wg *sync.WaitGroup, f func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f()
+	}()
 }

@@ -77,7 +77,7 @@ func TestJWKSRefetchRateLimit(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		for _, tok := range tokens {
-			wg.Go(func() {
+			goWait(&wg, func() {
 				if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(tok)...); rec.Code != want {
 					t.Errorf("status %d, want %d", rec.Code, want)
 				}

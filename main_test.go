@@ -129,7 +129,7 @@ func startSlowClients(t *testing.T, addr string, n int, accepted <-chan struct{}
 		if _, err := conn.Write([]byte(slowHeaders[:1])); err != nil {
 			t.Fatal(err)
 		}
-		readers.Go(func() {
+		goWait(&readers, func() {
 			// Returns when the server hangs up (or the cleanup closes it).
 			io.Copy(io.Discard, conn)
 			c.cutAt = time.Now()
@@ -144,7 +144,7 @@ func startSlowClients(t *testing.T, addr string, n int, accepted <-chan struct{}
 			t.Fatalf("the server accepted %d of %d slow clients within 30 s", i, n)
 		}
 	}
-	trickler.Go(func() {
+	goWait(&trickler, func() {
 		tick := time.NewTicker(slowByteInterval)
 		defer tick.Stop()
 		for i := 1; ; i++ {

@@ -198,7 +198,7 @@ func TestPostgresSchemaIsIdempotent(t *testing.T) {
 	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
 	var wg sync.WaitGroup
 	for range 4 {
-		wg.Go(func() {
+		goWait(&wg, func() {
 			if err := s.applySchema(context.Background()); err != nil {
 				t.Error(err)
 			}
@@ -292,7 +292,7 @@ func startFaultProxy(t *testing.T, target string) *faultProxy {
 	}
 	p := &faultProxy{ln: ln, target: target, conns: make(map[net.Conn]struct{})}
 	p.flow = sync.NewCond(&p.mu)
-	p.wg.Go(p.acceptLoop)
+	goWait(&p.wg, p.acceptLoop)
 	t.Cleanup(p.close)
 	return p
 }
@@ -341,8 +341,8 @@ func (p *faultProxy) acceptLoop() {
 		if !p.track(client, server) {
 			continue
 		}
-		p.wg.Go(func() { p.pipe(server, client) })
-		p.wg.Go(func() { p.pipe(client, server) })
+		goWait(&p.wg, func() { p.pipe(server, client) })
+		goWait(&p.wg, func() { p.pipe(client, server) })
 	}
 }
 

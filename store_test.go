@@ -121,8 +121,8 @@ func testCreateThenGet(t *testing.T, s taskStore) {
 // wantStale checks err is a *staleError carrying the task as it is now.
 func wantStale(t *testing.T, what string, err error, current Task) {
 	t.Helper()
-	stale, ok := errors.AsType[*staleError](err)
-	if !ok {
+	var stale *staleError
+	if !errors.As(err, &stale) {
 		t.Errorf("%s: err = %v, want a *staleError", what, err)
 		return
 	}
@@ -180,13 +180,14 @@ func testConcurrentConditionalUpdates(t *testing.T, s taskStore) {
 	var wg sync.WaitGroup
 	var won, lost atomic.Int32
 	for i := range writers {
-		wg.Go(func() {
+		goWait(&wg, func() {
 			_, err := s.UpdateTask(context.Background(), user, task.ID,
 				taskUpdate{Title: ptr(fmt.Sprint("writer ", i)), IfMatch: ifMatch{task.UpdatedAt}})
-			switch _, stale := errors.AsType[*staleError](err); {
+			var stale *staleError
+			switch {
 			case err == nil:
 				won.Add(1)
-			case stale:
+			case errors.As(err, &stale):
 				lost.Add(1)
 			default:
 				t.Error(err)
@@ -403,7 +404,7 @@ func testConcurrentToggle(t *testing.T, s taskStore) {
 	results := make(chan Task, n)
 	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() {
+		goWait(&wg, func() {
 			got, _, err := s.ToggleTask(context.Background(), user, task.ID, nil, idempotencyKey{})
 			if err != nil {
 				t.Error(err)
@@ -434,7 +435,7 @@ func testConcurrentCreate(t *testing.T, s taskStore) {
 	const n = 30
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() {
+		goWait(&wg, func() {
 			if _, _, err := s.CreateTask(context.Background(), user, newTask{Title: fmt.Sprint(i)}, idempotencyKey{}); err != nil {
 				t.Error(err)
 			}
@@ -524,7 +525,7 @@ func testIdempotentCreateConcurrent(t *testing.T, s taskStore) {
 	var fresh atomic.Int32
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() {
+		goWait(&wg, func() {
 			task, replayed, err := s.CreateTask(context.Background(), user, in, key)
 			if err != nil {
 				t.Error(err)
@@ -559,7 +560,7 @@ func testIdempotentToggle(t *testing.T, s taskStore) {
 	var wg sync.WaitGroup
 	var fresh atomic.Int32
 	for range n {
-		wg.Go(func() {
+		goWait(&wg, func() {
 			_, replayed, err := s.ToggleTask(context.Background(), user, task.ID, ifMatch{task.UpdatedAt}, key)
 			if err != nil {
 				t.Error(err)

@@ -259,7 +259,7 @@ func TestConcurrentToggle(t *testing.T) {
 	var wg sync.WaitGroup
 	var completed atomic.Int32
 	for range n {
-		wg.Go(func() {
+		goWait(&wg, func() {
 			rec := serve(t, h, "PATCH", "/api/u/tasks/"+task.ID+"/complete", "")
 			if rec.Code != http.StatusOK {
 				t.Errorf("toggle: %d %s", rec.Code, rec.Body)
