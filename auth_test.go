@@ -321,7 +321,7 @@ func challengeFor(detail string) string {
 func TestAuthAcceptsEachAlgorithm(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	h := f.handler(newMemStore())
+	h := f.handler(newMemStore(defaultMaxTasks))
 	good := claimsFor(f.clock, "user-123")
 	edNoKid := f.ed
 	edNoKid.kid = ""
@@ -490,7 +490,7 @@ func TestAuthRefusals(t *testing.T) {
 func TestAuthLeeway(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	h := f.handler(newMemStore())
+	h := f.handler(newMemStore(defaultMaxTasks))
 	now := f.clock.now().Unix()
 	good := claimsFor(f.clock, "u")
 	for _, tt := range []struct {
@@ -524,7 +524,7 @@ func TestAuthLeeway(t *testing.T) {
 func TestAuthIssuerAudienceOptional(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t, func(c *authConfig) { c.Issuer, c.Audience = "", "" })
-	h := f.handler(newMemStore())
+	h := f.handler(newMemStore(defaultMaxTasks))
 	good := claimsFor(f.clock, "u")
 	for _, claims := range []map[string]any{
 		good, with(good, "iss", "https://other.example", "aud", "x"), with(good, "iss", nil, "aud", nil),
@@ -562,7 +562,7 @@ func TestAuthOtherUsersPath(t *testing.T) {
 	}
 	// A user id that needs escaping matches its sub once unescaped, as the
 	// handlers see it.
-	mem := f.handler(newMemStore())
+	mem := f.handler(newMemStore(defaultMaxTasks))
 	slash := f.ed.token(t, claimsFor(f.clock, "a/b é"))
 	if rec := serve(t, mem, "GET", "/api/a%2Fb%20%C3%A9/tasks", "", bearer(slash)...); rec.Code != http.StatusOK {
 		t.Errorf("escaped user id: status %d, want 200", rec.Code)
@@ -621,7 +621,7 @@ func TestAuthOnPostgres(t *testing.T) {
 func TestAuthOpenRoutes(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	h := f.handler(newMemStore())
+	h := f.handler(newMemStore(defaultMaxTasks))
 	for _, target := range []string{"/healthz", "/readyz"} {
 		if rec := serve(t, h, "GET", target, ""); rec.Code != http.StatusOK {
 			t.Errorf("GET %s without a token: %d, want 200", target, rec.Code)
@@ -680,7 +680,7 @@ func TestAuthOff(t *testing.T) {
 	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "authentication is OFF") {
 		t.Errorf("no start-up warning:\n%s", buf.String())
 	}
-	h := newServer(discardLogger(), newMemStore(), testCORS, nil)
+	h := newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil)
 	for _, header := range [][]string{nil, {"Authorization", "Bearer not-a-token"}} {
 		if rec := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`, header...); rec.Code != http.StatusCreated {
 			t.Errorf("POST with %q: %d, want 201", header, rec.Code)
@@ -694,7 +694,7 @@ func TestAuthLog(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
 	var buf strings.Builder
-	h := newServer(slog.New(slog.NewTextHandler(&buf, nil)), newMemStore(), testCORS, f.auth)
+	h := newServer(slog.New(slog.NewTextHandler(&buf, nil)), newMemStore(defaultMaxTasks), testCORS, f.auth)
 	tok := f.ed.token(t, with(claimsFor(f.clock, "alice"), "exp", f.clock.now().Unix()-3600))
 	serve(t, h, "GET", "/api/alice/tasks", "", bearer(tok)...)
 	log := buf.String()

@@ -44,18 +44,18 @@ func benchServe(b *testing.B, h http.Handler, req *http.Request) {
 }
 
 func BenchmarkHandlerGet(b *testing.B) {
-	store := newMemStore()
+	store := newMemStore(defaultMaxTasks)
 	task := mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
 	benchRequest(b, newServer(discardLogger(), store, testCORS, nil), "GET", "/api/u/tasks/"+task.ID, "", http.StatusOK)
 }
 
 func BenchmarkHandlerCreate(b *testing.B) {
-	h := newServer(discardLogger(), newMemStore(), testCORS, nil)
+	h := newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil)
 	benchRequest(b, h, "POST", "/api/u/tasks", `{"title": "Buy groceries", "description": "Milk, eggs, bread"}`, http.StatusCreated)
 }
 
 func BenchmarkHandlerList1000(b *testing.B) {
-	store := newMemStore()
+	store := newMemStore(defaultMaxTasks)
 	for range 1000 {
 		mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
 	}
@@ -68,7 +68,7 @@ func BenchmarkHandlerList1000(b *testing.B) {
 // set, the same GET on PostgreSQL for scale. Compare the sub-benchmarks as
 // ratios: go test -run '^$' -bench MiddlewareOverhead -count 8 .
 func BenchmarkMiddlewareOverhead(b *testing.B) {
-	mem := newMemStore()
+	mem := newMemStore(defaultMaxTasks)
 	task, _, err := mem.CreateTask(b.Context(), "u", newTask{Title: "t"}, idempotencyKey{})
 	if err != nil {
 		b.Fatal(err)
@@ -129,7 +129,7 @@ func BenchmarkVerifyToken(b *testing.B) {
 // without authentication and with each kind of token, for scale.
 func BenchmarkAuthMiddleware(b *testing.B) {
 	f := newAuthFixture(b)
-	mem := newMemStore()
+	mem := newMemStore(defaultMaxTasks)
 	task, _, err := mem.CreateTask(b.Context(), "user-123", newTask{Title: "t"}, idempotencyKey{})
 	if err != nil {
 		b.Fatal(err)

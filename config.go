@@ -30,6 +30,7 @@ var envVars = []envVar{
 	{"PORT", defaultPort, "TCP port to listen on, on all interfaces; 0 picks a free one"},
 	{"DATABASE_URL", "unset: tasks are kept in memory only", "PostgreSQL URL, postgres:// or postgresql:// (Neon's works as is)"},
 	{"CORS_ORIGINS", defaultCORSOrigins, "browser origins allowed to call the API, comma-separated, or *"},
+	{"MAX_TASKS_PER_USER", strconv.Itoa(defaultMaxTasks), "most tasks one user may have; a create past it is a 409 (0: no limit)"},
 	{"DATABASE_TIMEOUT", defaultStoreTimeout.String(), "how long a request waits for PostgreSQL before a 503 (100ms to 20s)"},
 	{"DATABASE_MAX_CONNS", strconv.Itoa(defaultPgMaxConns), "most connections open to PostgreSQL at once"},
 	{"DATABASE_MAX_IDLE_CONNS", strconv.Itoa(defaultPgMaxIdleConns), "connections kept open between requests (no more than DATABASE_MAX_CONNS)"},
@@ -50,6 +51,7 @@ type config struct {
 	Postgres              *pq.Config // nil: in-memory store
 	DroppedChannelBinding bool       // DATABASE_URL asked for channel_binding
 	Store                 pgOptions  // pool and deadline, from DATABASE_*
+	MaxTasks              int        // per user, from MAX_TASKS_PER_USER; 0 for no limit
 	CORS                  corsPolicy
 	Auth                  authConfig // bearer tokens, from AUTH_*
 }
@@ -57,6 +59,9 @@ type config struct {
 const (
 	defaultPort        = "8000"
 	defaultCORSOrigins = "http://localhost:3000"
+	// defaultMaxTasks bounds what one user can make the service store: with
+	// maxKeysPerUser, a user's worst case is a stated number of rows.
+	defaultMaxTasks = 10000
 )
 
 // loadConfig reads and checks every setting; a bad value is an error that
@@ -89,6 +94,10 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 		return config{}, fmt.Errorf("DATABASE_PREPARE must be auto, on or off, not %q", prepare)
 	}
 
+	if cfg.MaxTasks, err = envInt(lookupEnv, "MAX_TASKS_PER_USER", defaultMaxTasks, 0, 1<<30); err != nil {
+		return config{}, err
+	}
+	cfg.Store.MaxTasks = cfg.MaxTasks // the PostgreSQL store's copy
 	if cfg.CORS, err = parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins)); err != nil {
 		return config{}, err
 	}

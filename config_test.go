@@ -30,7 +30,10 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if cfg.Addr != ":8000" || cfg.Postgres != nil || cfg.CORS.anyOrigin || !slices.Equal(cfg.CORS.origins, []string{"http://localhost:3000"}) {
 		t.Errorf("defaults = %+v", cfg)
 	}
-	if want := (pgOptions{Timeout: 5 * time.Second, MaxConns: 20, MaxIdleConns: 20, ConnMaxIdleTime: 4 * time.Minute}); cfg.Store != want {
+	if cfg.MaxTasks != 10000 {
+		t.Errorf("MaxTasks = %d, want 10000", cfg.MaxTasks)
+	}
+	if want := (pgOptions{Timeout: 5 * time.Second, MaxConns: 20, MaxIdleConns: 20, ConnMaxIdleTime: 4 * time.Minute, MaxTasks: 10000}); cfg.Store != want {
 		t.Errorf("store defaults = %+v, want %+v", cfg.Store, want)
 	}
 	cfg, err = loadConfig(envMap(map[string]string{"PORT": " ", "DATABASE_URL": "", "CORS_ORIGINS": ""}))
@@ -54,10 +57,10 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("config = %+v", cfg)
 	}
 	cfg, err = loadConfig(envMap(map[string]string{
-		"DATABASE_TIMEOUT": "2500ms", "DATABASE_MAX_CONNS": "5", "DATABASE_MAX_IDLE_TIME": "90s",
+		"DATABASE_TIMEOUT": "2500ms", "DATABASE_MAX_CONNS": "5", "DATABASE_MAX_IDLE_TIME": "90s", "MAX_TASKS_PER_USER": "0",
 	}))
 	// Idle connections follow a smaller pool unless set.
-	if want := (pgOptions{Timeout: 2500 * time.Millisecond, MaxConns: 5, MaxIdleConns: 5, ConnMaxIdleTime: 90 * time.Second}); err != nil || cfg.Store != want {
+	if want := (pgOptions{Timeout: 2500 * time.Millisecond, MaxConns: 5, MaxIdleConns: 5, ConnMaxIdleTime: 90 * time.Second}); err != nil || cfg.Store != want || cfg.MaxTasks != 0 {
 		t.Errorf("store options = %+v, %v; want %+v", cfg.Store, err, want)
 	}
 	for _, tt := range []struct {
@@ -98,6 +101,7 @@ func TestLoadConfigRejectsBadValues(t *testing.T) {
 		{"DATABASE_MAX_CONNS": "0"}, {"DATABASE_MAX_CONNS": "many"},
 		{"DATABASE_MAX_IDLE_CONNS": "-1"},
 		{"DATABASE_MAX_IDLE_TIME": "10ms"}, {"DATABASE_PREPARE": "yes"},
+		{"MAX_TASKS_PER_USER": "-1"}, {"MAX_TASKS_PER_USER": "lots"},
 	} {
 		wantConfigError(t, vars)
 	}

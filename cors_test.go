@@ -72,7 +72,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("any origin", func(t *testing.T) {
-		h := newServer(discardLogger(), newMemStore(), corsPolicy{anyOrigin: true}, nil)
+		h := newServer(discardLogger(), newMemStore(defaultMaxTasks), corsPolicy{anyOrigin: true}, nil)
 		rec := serve(t, h, "OPTIONS", "/api/u/tasks", "", preflight("https://anywhere.example", "DELETE")...)
 		if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "*" ||
 			rec.Header().Get("Access-Control-Allow-Credentials") != "" {

@@ -187,7 +187,7 @@ func serveExample(t *testing.T, h http.Handler, method, target, body, taskID str
 	t.Helper()
 	if taskID != "" {
 		userID, _, _ := strings.Cut(strings.TrimPrefix(target, "/api/"), "/")
-		store := newMemStore()
+		store := newMemStore(defaultMaxTasks)
 		task, _, err := store.CreateTask(t.Context(), mustUnescape(t, userID), newTask{Title: "example"}, idempotencyKey{})
 		if err != nil {
 			t.Fatal(err)

@@ -14,8 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -84,7 +85,7 @@ var testCORS = corsPolicy{origins: []string{defaultCORSOrigins}}
 // newTestServer returns the full HTTP API on a fresh in-memory store.
 func newTestServer(t testing.TB) http.Handler {
 	t.Helper()
-	return newServer(discardLogger(), newMemStore(), testCORS, nil)
+	return newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil)
 }
 
 // serve sends one request and returns the recorded response. An empty body
@@ -278,8 +279,8 @@ func (s *stubStore) fail() error {
 	return s.err
 }
 
-func (s *stubStore) ListTasks(context.Context, string, listQuery) iter.Seq2[Task, error] {
-	return func(yield func(Task, error) bool) { yield(Task{}, s.fail()) }
+func (s *stubStore) ListTasks(context.Context, string, listQuery) ([]Task, error) {
+	return nil, s.fail()
 }
 func (s *stubStore) CreateTask(context.Context, string, newTask, idempotencyKey) (Task, bool, error) {
 	return Task{}, false, s.fail()
@@ -347,16 +348,28 @@ func describe(t Task) string {
 	return string(b)
 }
 
-// listAll collects a user's tasks from the store's sequence.
+// listAll reads a user's whole list from the store, a page at a time.
 func listAll(ctx context.Context, s taskStore, user string) ([]Task, error) {
-	var tasks []Task
-	for t, err := range s.ListTasks(ctx, user, listQuery{}) {
+	return listPages(ctx, s, user, listQuery{})
+}
+
+// listPages reads every task q selects (from q.After on), a page of at
+// most maxPageLimit at a time.
+func listPages(ctx context.Context, s taskStore, user string, q listQuery) ([]Task, error) {
+	q.Limit = maxPageLimit
+	tasks := []Task{}
+	for {
+		page, err := s.ListTasks(ctx, user, q)
 		if err != nil {
 			return nil, err
 		}
-		tasks = append(tasks, t)
+		tasks = append(tasks, page...)
+		if len(page) < q.Limit {
+			return tasks, nil
+		}
+		last := page[len(page)-1]
+		q.After = &listCursor{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
-	return tasks, nil
 }
 
 // testRunID makes this run's user ids unique, so runs against the same
@@ -696,4 +709,45 @@ func goWait(wg *sync.WaitGroup, f func()) {
 		defer wg.Done()
 		f()
 	}()
+}
+
+// startNonReader sends GET target to addr from a client that never reads
+// its answer, with a small receive buffer so that the server's writes block
+// soon. The connection is closed when the test ends.
+func startNonReader(t testing.TB, addr, target string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.(*net.TCPConn).SetReadBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: tasksvc\r\n\r\n", target); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// serveVia sends one request to a running test server and records the
+// answer.
+func serveVia(t testing.TB, srv *httptest.Server, method, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rec := httptest.NewRecorder()
+	rec.Code = resp.StatusCode
+	maps.Copy(rec.Header(), resp.Header)
+	if _, err := io.Copy(rec.Body, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }

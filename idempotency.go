@@ -24,6 +24,11 @@ type idempotencyKey struct {
 // idempotencyRetention is how long a key is remembered.
 const idempotencyRetention = 24 * time.Hour
 
+// maxKeysPerUser is how many keys a user has remembered at most: a new key
+// past it forgets the user's oldest. Each key keeps a copy of its answer,
+// so this bounds one user's key storage at maxKeysPerUser answers.
+const maxKeysPerUser = 1000
+
 // errKeyReused means an idempotency key came back with a different request.
 var errKeyReused = errors.New("idempotency key was used for a different request")
 

@@ -24,7 +24,7 @@ import (
 func TestJWKSKeyRotation(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	h := f.handler(newMemStore())
+	h := f.handler(newMemStore(defaultMaxTasks))
 	status := func(s testSigner) int {
 		return serve(t, h, "GET", "/api/u/tasks", "", bearer(s.token(t, claimsFor(f.clock, "u")))...).Code
 	}
@@ -67,7 +67,7 @@ func TestJWKSKeyRotation(t *testing.T) {
 func TestJWKSRefetchRateLimit(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	h := f.handler(newMemStore())
+	h := f.handler(newMemStore(defaultMaxTasks))
 	unknown := func(i int) string { return edSigner(t, fmt.Sprint("made-up-", i)).token(t, claimsFor(f.clock, "u")) }
 	parallel := func(n int, token func(i int) string, want int) {
 		t.Helper()
@@ -112,7 +112,7 @@ func TestJWKSRefetchRateLimit(t *testing.T) {
 func TestJWKSStaleKeysKept(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
-	h := f.handler(newMemStore())
+	h := f.handler(newMemStore(defaultMaxTasks))
 	good := f.ed.token(t, claimsFor(f.clock, "u"))
 	if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(good)...); rec.Code != http.StatusOK {
 		t.Fatalf("status %d", rec.Code)
@@ -149,7 +149,7 @@ func TestJWKSUnavailableAtStart(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
 	f.jwks.serve(http.StatusBadGateway, nil)
-	h := f.handler(newMemStore())
+	h := f.handler(newMemStore(defaultMaxTasks))
 	call := func() int {
 		return serve(t, h, "GET", "/api/u/tasks", "", bearer(f.ed.token(t, claimsFor(f.clock, "u")))...).Code
 	}
@@ -168,7 +168,7 @@ func TestJWKSUnavailableAtStart(t *testing.T) {
 	// HS256 needs no key server.
 	hs := newAuthFixture(t)
 	hs.jwks.serve(http.StatusBadGateway, nil)
-	if rec := serve(t, hs.handler(newMemStore()), "GET", "/api/u/tasks", "", bearer(hs.hs.token(t, claimsFor(hs.clock, "u")))...); rec.Code != http.StatusOK {
+	if rec := serve(t, hs.handler(newMemStore(defaultMaxTasks)), "GET", "/api/u/tasks", "", bearer(hs.hs.token(t, claimsFor(hs.clock, "u")))...); rec.Code != http.StatusOK {
 		t.Errorf("HS256 with the key server down: %d, want 200", rec.Code)
 	}
 }
@@ -207,7 +207,7 @@ func TestJWKSFetchFailures(t *testing.T) {
 			clock := newTestClock()
 			a := newTestAuthenticator(t, authConfig{JWKSURL: srv.URL}, clock)
 			a.keys.timeout = 200 * time.Millisecond // real time: the server does not answer at all
-			rec := serve(t, newServer(discardLogger(), newMemStore(), testCORS, a), "GET", "/api/u/tasks", "",
+			rec := serve(t, newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, a), "GET", "/api/u/tasks", "",
 				bearer(ed.token(t, claimsFor(clock, "u")))...)
 			if rec.Code != http.StatusServiceUnavailable {
 				t.Errorf("status %d, want 503", rec.Code)

@@ -129,7 +129,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger, headerTimeout time.Duration
 func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, <-chan error, error) {
 	if cfg.Postgres == nil {
 		log.Warn("DATABASE_URL is not set: tasks are kept IN MEMORY ONLY and are lost when the process stops")
-		return newMemStore(), nil, nil
+		return newMemStore(cfg.MaxTasks), nil, nil
 	}
 	pg := cfg.Postgres
 	if cfg.DroppedChannelBinding {

@@ -1,14 +1,16 @@
 package main
 
-// The in-memory store: tasks kept in maps, used when DATABASE_URL is unset
-// and as the fake that handler tests run on. It behaves exactly as the
-// PostgreSQL store does; one suite (store_test.go) holds both to that.
+// The in-memory store: used when DATABASE_URL is unset and as the fake that
+// handler tests run on. It behaves exactly as the PostgreSQL store does,
+// costs included: each user's tasks are kept in list order, one slice per
+// state, as PostgreSQL's indexes keep them, so a page is found by binary
+// search; keys are forgotten oldest first without scans. One suite
+// (store_test.go) holds both stores to the same behaviour.
 
 import (
 	"cmp"
 	"context"
 	"fmt"
-	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -17,12 +19,26 @@ import (
 
 // memStore is the taskStore used when no DATABASE_URL is set, and the fake
 // the handler tests run on. It mirrors pgStore exactly: the same ordering,
-// microsecond timestamps and updated_at rule.
+// microsecond timestamps, updated_at rule and bounds.
 type memStore struct {
-	mu    sync.RWMutex                 // guards tasks and keys
-	tasks map[string]map[string]Task   // user_id → id → task
-	keys  map[string]map[string]memKey // user_id → idempotency key → first answer
-	now   func() time.Time
+	mu    sync.RWMutex        // guards users, expiries and keySeq
+	users map[string]*memUser // user_id → the user's tasks and keys
+	// expiries lists every key recorded, oldest first, so that expired keys
+	// are forgotten even for users who no longer write.
+	expiries []memKeyRef
+	keySeq   uint64 // numbers recorded keys, so a stale memKeyRef is told apart
+	maxTasks int    // per user; 0 for no limit
+	now      func() time.Time
+}
+
+// memUser is one user's data. A task is in byID and in exactly one of open
+// and done, the slice of its state, each sorted by (created_at, id).
+type memUser struct {
+	byID     map[string]*Task
+	open     []*Task
+	done     []*Task
+	keys     map[string]memKey
+	keyOrder []memKeyRef // the user's keys, oldest first (some forgotten since)
 }
 
 // memKey is a recorded answer to an idempotency key.
@@ -30,44 +46,73 @@ type memKey struct {
 	hash     [32]byte
 	answer   Task
 	recorded time.Time
+	seq      uint64
 }
 
-// newMemStore returns an empty in-memory store.
-func newMemStore() *memStore {
-	return &memStore{tasks: make(map[string]map[string]Task), keys: make(map[string]map[string]memKey), now: time.Now}
+// memKeyRef names one recording of a key; it is stale once the key has
+// been forgotten or recorded again (another seq).
+type memKeyRef struct {
+	userID, key string
+	seq         uint64
 }
 
-// ListTasks implements taskStore on a sorted snapshot, so writers are not
-// held up while the caller consumes it.
-func (m *memStore) ListTasks(_ context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
+var _ taskStore = (*memStore)(nil)
+
+// newMemStore returns an empty in-memory store that allows each user
+// maxTasks tasks (0 for no limit).
+func newMemStore(maxTasks int) *memStore {
+	return &memStore{users: make(map[string]*memUser), maxTasks: maxTasks, now: time.Now}
+}
+
+// ListTasks implements taskStore: a binary search finds the page's start in
+// the state's slice, or in both slices, merged, when no state is asked for.
+func (m *memStore) ListTasks(_ context.Context, userID string, q listQuery) ([]Task, error) {
 	m.mu.RLock()
-	tasks := make([]Task, 0, len(m.tasks[userID]))
-	for _, t := range m.tasks[userID] {
-		if q.Completed != nil && t.IsCompleted != *q.Completed || q.After != nil && !q.After.before(t) {
-			continue
+	defer m.mu.RUnlock()
+	u := m.users[userID]
+	if u == nil {
+		return []Task{}, nil
+	}
+	var open, done []*Task
+	if q.Completed == nil || !*q.Completed {
+		open = after(u.open, q.After)
+	}
+	if q.Completed == nil || *q.Completed {
+		done = after(u.done, q.After)
+	}
+	page := make([]Task, 0, min(q.Limit, len(open)+len(done)))
+	for len(page) < q.Limit && len(open)+len(done) > 0 {
+		if len(done) == 0 || len(open) > 0 && listOrder(open[0], done[0]) < 0 {
+			page, open = append(page, open[0].clone()), open[1:]
+		} else {
+			page, done = append(page, done[0].clone()), done[1:]
 		}
-		tasks = append(tasks, t.clone())
 	}
-	m.mu.RUnlock()
-	slices.SortFunc(tasks, func(a, b Task) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
-	})
-	if q.Limit > 0 && len(tasks) > q.Limit {
-		tasks = tasks[:q.Limit]
+	return page, nil
+}
+
+// after returns the part of a sorted slice after the cursor (all of it when
+// c is nil).
+func after(tasks []*Task, c *listCursor) []*Task {
+	if c == nil {
+		return tasks
 	}
-	return func(yield func(Task, error) bool) {
-		for _, t := range tasks {
-			if !yield(t, nil) {
-				return
-			}
-		}
+	i, found := slices.BinarySearchFunc(tasks, *c, compareToCursor)
+	if found {
+		i++
 	}
+	return tasks[i:]
+}
+
+// listOrder is the list's order: (created_at, id).
+func listOrder(a, b *Task) int {
+	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 }
 
 // CreateTask implements taskStore.
 func (m *memStore) CreateTask(_ context.Context, userID string, in newTask, key idempotencyKey) (Task, bool, error) {
 	now := storeTime(m.now())
-	t := Task{
+	t := &Task{
 		ID:          newTaskID(),
 		UserID:      userID,
 		Title:       in.Title,
@@ -77,23 +122,61 @@ func (m *memStore) CreateTask(_ context.Context, userID string, in newTask, key 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if answer, found, err := m.recordedAnswer(userID, key); found || err != nil {
+	defer m.afterWrite(userID)
+	u := m.user(userID)
+	if answer, found, err := m.recordedAnswer(u, key); found || err != nil {
 		return answer, found, err
 	}
-	if m.tasks[userID] == nil {
-		m.tasks[userID] = make(map[string]Task)
+	if m.maxTasks > 0 && len(u.byID) >= m.maxTasks {
+		return Task{}, false, fmt.Errorf("create task: %w", &taskLimitError{Limit: m.maxTasks})
 	}
-	m.tasks[userID][t.ID] = t
-	m.record(userID, key, t)
+	u.insert(t)
+	m.record(u, userID, key, *t)
 	return t.clone(), false, nil
 }
 
+// user returns the user's data, made empty if there is none; the caller
+// holds the write lock and calls dropIfEmpty when it is done.
+func (m *memStore) user(userID string) *memUser {
+	u := m.users[userID]
+	if u == nil {
+		u = &memUser{byID: make(map[string]*Task), keys: make(map[string]memKey)}
+		m.users[userID] = u
+	}
+	return u
+}
+
+// insert adds t to the user's tasks.
+func (u *memUser) insert(t *Task) {
+	u.byID[t.ID] = t
+	list := u.list(t.IsCompleted)
+	i, _ := slices.BinarySearchFunc(*list, t, listOrder)
+	*list = slices.Insert(*list, i, t)
+}
+
+// remove takes t out of the user's tasks.
+func (u *memUser) remove(t *Task) {
+	delete(u.byID, t.ID)
+	list := u.list(t.IsCompleted)
+	if i, found := slices.BinarySearchFunc(*list, t, listOrder); found {
+		*list = slices.Delete(*list, i, i+1)
+	}
+}
+
+// list returns the slice that holds the tasks in a state.
+func (u *memUser) list(completed bool) *[]*Task {
+	if completed {
+		return &u.done
+	}
+	return &u.open
+}
+
 // recordedAnswer is pgStore.recordedAnswer; the caller holds the lock.
-func (m *memStore) recordedAnswer(userID string, key idempotencyKey) (Task, bool, error) {
+func (m *memStore) recordedAnswer(u *memUser, key idempotencyKey) (Task, bool, error) {
 	if key.Key == "" {
 		return Task{}, false, nil
 	}
-	rec, ok := m.keys[userID][key.Key]
+	rec, ok := u.keys[key.Key]
 	switch {
 	case !ok || m.now().Sub(rec.recorded) >= idempotencyRetention:
 		return Task{}, false, nil
@@ -103,33 +186,89 @@ func (m *memStore) recordedAnswer(userID string, key idempotencyKey) (Task, bool
 	return rec.answer.clone(), true, nil
 }
 
-// record keeps a write's answer under key, and forgets the user's expired
-// keys; the caller holds the lock.
-func (m *memStore) record(userID string, key idempotencyKey, answer Task) {
+// record keeps a write's answer under key and, past maxKeysPerUser, forgets
+// the user's oldest key; the caller holds the write lock.
+func (m *memStore) record(u *memUser, userID string, key idempotencyKey, answer Task) {
 	if key.Key == "" {
 		return
 	}
+	m.keySeq++
+	ref := memKeyRef{userID: userID, key: key.Key, seq: m.keySeq}
+	u.keys[key.Key] = memKey{hash: key.Hash, answer: answer.clone(), recorded: m.now(), seq: ref.seq}
+	u.keyOrder = append(u.keyOrder, ref)
+	m.expiries = append(m.expiries, ref)
+	for len(u.keys) > maxKeysPerUser {
+		oldest := u.keyOrder[0]
+		u.keyOrder = u.keyOrder[1:]
+		u.forget(oldest)
+	}
+	if len(u.keyOrder) > 2*len(u.keys)+16 {
+		// Forgotten keys' refs: drop them, so keyOrder stays in
+		// proportion to the keys held.
+		u.keyOrder = slices.DeleteFunc(u.keyOrder, func(r memKeyRef) bool { return u.keys[r.key].seq != r.seq })
+	}
+}
+
+// forget drops the key ref names, unless it was recorded again since.
+func (u *memUser) forget(ref memKeyRef) {
+	if rec, ok := u.keys[ref.key]; ok && rec.seq == ref.seq {
+		delete(u.keys, ref.key)
+	}
+}
+
+// afterWrite tidies up after a write by userID; the caller holds the write
+// lock.
+func (m *memStore) afterWrite(userID string) {
+	m.dropIfEmpty(userID)
+	m.forgetExpiredKeys()
+}
+
+// forgetExpiredKeys drops the keys past the retention, oldest first, and
+// the users left with neither; the caller holds the write lock. Each write
+// pays for the keys that expired since the last one.
+func (m *memStore) forgetExpiredKeys() {
 	now := m.now()
-	if m.keys[userID] == nil {
-		m.keys[userID] = make(map[string]memKey)
-	}
-	for k, rec := range m.keys[userID] {
-		if now.Sub(rec.recorded) >= idempotencyRetention {
-			delete(m.keys[userID], k)
+	for len(m.expiries) > 0 {
+		ref := m.expiries[0]
+		u := m.users[ref.userID]
+		if u != nil {
+			if rec, ok := u.keys[ref.key]; ok && rec.seq == ref.seq && now.Sub(rec.recorded) < idempotencyRetention {
+				break // the oldest live key is still within the retention
+			}
+			u.forget(ref)
+			m.dropIfEmpty(ref.userID)
 		}
+		m.expiries = m.expiries[1:]
 	}
-	m.keys[userID][key.Key] = memKey{hash: key.Hash, answer: answer.clone(), recorded: now}
+}
+
+// dropIfEmpty forgets a user left with neither tasks nor keys, so the store
+// keeps no trace of them; the caller holds the write lock.
+func (m *memStore) dropIfEmpty(userID string) {
+	if u := m.users[userID]; u != nil && len(u.byID) == 0 && len(u.keys) == 0 {
+		delete(m.users, userID)
+	}
 }
 
 // GetTask implements taskStore.
 func (m *memStore) GetTask(_ context.Context, userID, id string) (Task, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	t, ok := m.tasks[userID][id]
+	t, ok := m.task(userID, id)
 	if !ok {
 		return Task{}, fmt.Errorf("get task: %w", errTaskNotFound)
 	}
 	return t.clone(), nil
+}
+
+// task finds one task; the caller holds the lock.
+func (m *memStore) task(userID, id string) (*Task, bool) {
+	u := m.users[userID]
+	if u == nil {
+		return nil, false
+	}
+	t, ok := u.byID[id]
+	return t, ok
 }
 
 // UpdateTask implements taskStore.
@@ -152,17 +291,15 @@ func (m *memStore) UpdateTask(_ context.Context, userID, id string, u taskUpdate
 func (m *memStore) DeleteTask(_ context.Context, userID, id string, cond ifMatch) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	t, ok := m.tasks[userID][id]
+	defer m.afterWrite(userID)
+	t, ok := m.task(userID, id)
 	if !ok {
 		return fmt.Errorf("delete task: %w", errTaskNotFound)
 	}
 	if !cond.met(t.UpdatedAt) {
 		return &staleError{Current: t.clone()}
 	}
-	delete(m.tasks[userID], id)
-	if len(m.tasks[userID]) == 0 {
-		delete(m.tasks, userID) // keep no trace of users without tasks
-	}
+	m.users[userID].remove(t)
 	return nil
 }
 
@@ -180,27 +317,38 @@ func (m *memStore) Ping(context.Context) error { return nil }
 func (m *memStore) Close() error { return nil }
 
 // modifyKeyed applies change to one task under the write lock, if cond is
-// met, bumps updated_at the way bumpUpdatedAt does in SQL, and records the
+// met, moves updated_at forward as updateTaskSQL does, and records the
 // answer under key. A key seen before replays its answer first, whatever
 // has happened to the task since, as in pgStore.
 func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempotencyKey, change func(*Task)) (Task, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if answer, found, err := m.recordedAnswer(userID, key); found || err != nil {
+	defer m.afterWrite(userID)
+	u := m.user(userID)
+	if answer, found, err := m.recordedAnswer(u, key); found || err != nil {
 		return answer, found, err
 	}
-	t, ok := m.tasks[userID][id]
+	t, ok := u.byID[id]
 	if !ok {
 		return Task{}, false, fmt.Errorf("%s: %w", op, errTaskNotFound)
 	}
 	if !cond.met(t.UpdatedAt) {
 		return Task{}, false, &staleError{Current: t.clone()}
 	}
-	change(&t)
-	t.UpdatedAt = later(storeTime(m.now()), t.UpdatedAt.Add(time.Microsecond))
-	m.tasks[userID][id] = t
-	m.record(userID, key, t)
-	return t.clone(), false, nil
+	changed := *t
+	change(&changed)
+	changed.UpdatedAt = later(storeTime(m.now()), t.UpdatedAt.Add(time.Microsecond))
+	// The state decides the slice; the list order (created_at, id) never
+	// changes, so the task keeps its place within a slice.
+	if changed.IsCompleted == t.IsCompleted {
+		*t = changed
+	} else {
+		u.remove(t)
+		*t = changed
+		u.insert(t)
+	}
+	m.record(u, userID, key, changed)
+	return changed.clone(), false, nil
 }
 
 // later returns the later of two times.
@@ -213,9 +361,10 @@ func later(a, b time.Time) time.Time {
 
 // clone returns a copy of t that shares no memory with it, so callers
 // cannot change what the store holds.
-func (t Task) clone() Task {
-	t.Description = cloneString(t.Description)
-	return t
+func (t *Task) clone() Task {
+	c := *t
+	c.Description = cloneString(t.Description)
+	return c
 }
 
 // cloneString copies the string a pointer points to.

@@ -14,7 +14,7 @@ import (
 // listed by id, as PostgreSQL orders them.
 func TestMemStoreTiesOrderByID(t *testing.T) {
 	t.Parallel()
-	s := newMemStore()
+	s := newMemStore(defaultMaxTasks)
 	fixed := time.Date(2026, 11, 25, 20, 28, 51, 123456789, time.UTC)
 	s.now = func() time.Time { return fixed }
 	for range 10 {
@@ -32,7 +32,7 @@ func TestMemStoreTiesOrderByID(t *testing.T) {
 // TestMemStoreCopiesOut: changing a returned task does not change the store.
 func TestMemStoreCopiesOut(t *testing.T) {
 	t.Parallel()
-	s := newMemStore()
+	s := newMemStore(defaultMaxTasks)
 	desc := "original"
 	task := mustCreate(t, s, "u", newTask{Title: "t", Description: &desc})
 	desc = "changed by the caller"
@@ -47,7 +47,7 @@ func TestMemStoreCopiesOut(t *testing.T) {
 // bumpUpdatedAt does in SQL.
 func TestMemStoreUpdatedAtMovesWhenTheClockStands(t *testing.T) {
 	t.Parallel()
-	s := newMemStore()
+	s := newMemStore(defaultMaxTasks)
 	fixed := time.Date(2026, 11, 25, 20, 28, 51, 0, time.UTC)
 	s.now = func() time.Time { return fixed }
 	task := mustCreate(t, s, "u", newTask{Title: "t"})
@@ -65,7 +65,7 @@ func TestMemStoreUpdatedAtMovesWhenTheClockStands(t *testing.T) {
 // and the same request writes again.
 func TestMemStoreKeysExpire(t *testing.T) {
 	t.Parallel()
-	s := newMemStore()
+	s := newMemStore(defaultMaxTasks)
 	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return clock }
 	in := newTask{Title: "t"}

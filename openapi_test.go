@@ -348,10 +348,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 // task; it need not exist, since every refusal comes first.
 func authCases(t testing.TB, taskID string) []responseCase {
 	f := newAuthFixture(t)
-	authed := f.handler(newMemStore())
+	authed := f.handler(newMemStore(defaultMaxTasks))
 	down := newAuthFixture(t)
 	down.jwks.serve(http.StatusInternalServerError, []byte(`{"error": "down"}`))
-	keysDown := down.handler(newMemStore())
+	keysDown := down.handler(newMemStore(defaultMaxTasks))
 	now := f.clock.now().Unix()
 	good := func(sub string) []string { return bearer(f.ed.token(t, claimsFor(f.clock, sub))) }
 	cases := []responseCase{
@@ -386,7 +386,7 @@ func TestOpenAPISecurityMatchesAuth(t *testing.T) {
 	t.Parallel()
 	c := newSchemaChecker(t)
 	f := newAuthFixture(t)
-	authed := f.handler(newMemStore())
+	authed := f.handler(newMemStore(defaultMaxTasks))
 	bearerAuth := map[string]any{"bearerAuth": []any{}}
 	protected := 0
 	for _, op := range documentedOperations(c) {

@@ -48,6 +48,8 @@ type pgOptions struct {
 	// only when each connection is a server session of its own: not
 	// behind a transaction-mode pooler (see pgPrepareAuto).
 	Prepare bool
+	// MaxTasks is how many tasks a user may have; 0 for no limit.
+	MaxTasks int
 	// Log receives the store's warnings; nil discards them.
 	Log *slog.Logger
 }
@@ -83,6 +85,7 @@ func defaultPgOptions() pgOptions {
 		MaxConns:        defaultPgMaxConns,
 		MaxIdleConns:    defaultPgMaxIdleConns,
 		ConnMaxIdleTime: defaultPgConnIdleTime,
+		MaxTasks:        defaultMaxTasks,
 	}
 }
 
@@ -150,7 +153,7 @@ func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &pgStore{db: db, timeout: opts.Timeout, log: log, prepare: opts.Prepare,
+	s := &pgStore{db: db, timeout: opts.Timeout, maxTasks: opts.MaxTasks, log: log, prepare: opts.Prepare,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.purgeLoop(keyPurgeInterval)
 	return s, nil
@@ -343,6 +346,23 @@ func (s *pgStore) queryTask(ctx context.Context, op, query string, args ...any) 
 		return Task{}, classify(op, err)
 	}
 	return t, nil
+}
+
+// queryValue runs a statement that returns one row of plain values, read
+// into dest.
+func (s *pgStore) queryValue(ctx context.Context, op, query string, args []any, dest ...any) error {
+	if err := s.checkReady(op); err != nil {
+		return err
+	}
+	err := s.queryRow(ctx, query, args...).Scan(dest...)
+	if isStatementMissing(err) {
+		s.fallBackToUnnamed(err) // never ran, so safe to send again
+		err = s.db.QueryRowContext(ctx, query, args...).Scan(dest...)
+	}
+	if err != nil {
+		return classify(op, err)
+	}
+	return nil
 }
 
 // query, queryRow and exec run a statement prepared when the store prepares

@@ -11,7 +11,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -46,10 +45,11 @@ func versionsArg(c ifMatch) any {
 // in one write, see parsePostgresURL) behind a transaction-mode pooler such
 // as PgBouncer or Neon's pooled endpoint, which cannot keep named ones.
 type pgStore struct {
-	db      *sql.DB
-	timeout time.Duration
-	log     *slog.Logger
-	prepare bool
+	db       *sql.DB
+	timeout  time.Duration
+	maxTasks int // per user; 0 for no limit
+	log      *slog.Logger
+	prepare  bool
 	// stmts holds the prepared statements by SQL text when prepare is set;
 	// it is written before ready is set and only read afterwards.
 	stmts map[string]*sql.Stmt
@@ -96,7 +96,7 @@ func scanTask(row rowScanner) (Task, error) {
 // completed filter, with or without an after= cursor. Four statements
 // rather than one with optional conditions, so that each is planned as a
 // range scan on the (user_id, created_at, id) index that also gives the
-// order. LIMIT NULL is no limit.
+// order.
 const (
 	listAllTasksSQL = `SELECT id, user_id, title, description, is_completed, created_at, updated_at
 		FROM task
@@ -118,10 +118,7 @@ const (
 
 // listStatement returns the list statement for q and its arguments.
 func listStatement(userID string, q listQuery) (string, []any) {
-	var limit *int
-	if q.Limit > 0 {
-		limit = &q.Limit
-	}
+	limit := q.Limit
 	switch {
 	case q.Completed != nil && q.After != nil:
 		return listTasksByStateAfterSQL, []any{userID, *q.Completed, q.After.CreatedAt, q.After.ID, limit}
@@ -133,72 +130,73 @@ func listStatement(userID string, q listQuery) (string, []any) {
 	return listAllTasksSQL, []any{userID, limit}
 }
 
-// ListTasks implements taskStore: rows are read from the connection as the
-// caller consumes them.
-func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
-	return func(yield func(Task, error) bool) {
-		if err := s.checkReady("list tasks"); err != nil {
-			yield(Task{}, err)
-			return
-		}
-		// The deadline counts only the waits on the database, not the time
-		// the caller takes to send each task on: a slow client reading a
-		// long list is not a slow database. The timer stops while a task is
-		// yielded and starts again for the next row.
-		ctx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		timer := time.AfterFunc(s.timeout, func() { cancel(context.DeadlineExceeded) })
-		defer timer.Stop()
-		query, args := listStatement(userID, q)
-		rows, err := s.query(ctx, query, args...)
-		if err != nil {
-			yield(Task{}, classify("list tasks", err))
-			return
-		}
-		defer rows.Close()
-		for rows.Next() {
-			t, err := scanTask(rows)
-			if err != nil {
-				yield(Task{}, classify("list tasks", err))
-				return
-			}
-			if !timer.Stop() {
-				break // the deadline passed while the row was read
-			}
-			if !yield(t, nil) {
-				return
-			}
-			timer.Reset(s.timeout)
-		}
-		err = rows.Err()
-		if cause := context.Cause(ctx); errors.Is(cause, context.DeadlineExceeded) {
-			err = cause // rows.Err says only "canceled"
-		}
-		if err != nil {
-			yield(Task{}, classify("list tasks", err))
-		}
+// ListTasks implements taskStore: the rows are read whole and the
+// connection is back in the pool before the caller sees the page.
+func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) ([]Task, error) {
+	if err := s.checkReady("list tasks"); err != nil {
+		return nil, err
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	query, args := listStatement(userID, q)
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return nil, classify("list tasks", err)
+	}
+	defer rows.Close()
+	tasks := make([]Task, 0, min(q.Limit, 64))
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, classify("list tasks", err)
+		}
+		tasks = append(tasks, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("list tasks", err)
+	}
+	return tasks, nil
 }
 
-// createTaskSQL stores a new task; the id is made by the caller (newTaskID),
-// the times by the database, so both stores agree on one clock per store.
-const createTaskSQL = `INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
-	VALUES ($1, $2, $3, $4, false, now(), now())
+// createTaskSQL stores a new task, if the user has fewer than $5 tasks (0:
+// no limit): the slot CTE counts the task in task_user under that row's
+// lock, and the insert happens only if it got a slot, so no row means the
+// limit. The id is made by the caller (newTaskID), the times by the
+// database.
+const createTaskSQL = `WITH slot AS (
+		INSERT INTO task_user AS u (user_id, tasks) VALUES ($2::text, 1)
+		ON CONFLICT (user_id) DO UPDATE SET tasks = u.tasks + 1
+			WHERE $5::integer = 0 OR u.tasks < $5::integer
+		RETURNING u.user_id
+	)
+	INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
+	SELECT $1::uuid, $2::text, $3::text, $4::text, false, now(), now() FROM slot
 	RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
 
 // createTaskKeyedSQL is createTaskSQL that also records its answer under an
-// idempotency key, in the same statement. If the key is already there, the
-// unique index makes the whole statement fail, the insert included, and
-// keyedWrite reads the recorded answer instead. So the common case stays
-// one round trip, and of two concurrent requests with one key only one
-// writes.
-const createTaskKeyedSQL = `WITH ins AS (
+// idempotency key, in the same statement, and forgets the user's keys past
+// the newest $8 (maxKeysPerUser - 1, the new one aside: the statement's
+// snapshot does not see it). If the key is already there, the unique index
+// makes the whole statement fail, the insert included, and keyedWrite reads
+// the recorded answer instead. So the common case stays one round trip,
+// and of two concurrent requests with one key only one writes.
+const createTaskKeyedSQL = `WITH slot AS (
+		INSERT INTO task_user AS u (user_id, tasks) VALUES ($2::text, 1)
+		ON CONFLICT (user_id) DO UPDATE SET tasks = u.tasks + 1
+			WHERE $7::integer = 0 OR u.tasks < $7::integer
+		RETURNING u.user_id
+	), ins AS (
 		INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, false, now(), now())
+		SELECT $1::uuid, $2::text, $3::text, $4::text, false, now(), now() FROM slot
 		RETURNING id, user_id, title, description, is_completed, created_at, updated_at
 	), rec AS (
 		INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
 		SELECT user_id, $5, $6, id, title, description, is_completed, created_at, updated_at FROM ins
+	), old AS (
+		DELETE FROM idempotency_key
+		WHERE user_id = $2::text AND EXISTS (SELECT 1 FROM ins) AND key IN (
+			SELECT key FROM idempotency_key WHERE user_id = $2::text
+			ORDER BY recorded_at DESC, key DESC OFFSET $8)
 	)
 	SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM ins`
 
@@ -208,17 +206,27 @@ func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask, key
 	defer cancel()
 	id := newTaskID()
 	if key.Key != "" {
-		return s.keyedWrite(ctx, "create task", createTaskKeyedSQL, userID, key,
-			id, userID, in.Title, in.Description, key.Key, key.Hash[:])
+		t, replayed, err := s.keyedWrite(ctx, "create task", createTaskKeyedSQL, userID, key,
+			id, userID, in.Title, in.Description, key.Key, key.Hash[:], s.maxTasks, maxKeysPerUser-1)
+		return t, replayed, s.overLimit(err)
 	}
-	t, err := s.queryTask(ctx, "create task", createTaskSQL, id, userID, in.Title, in.Description)
+	t, err := s.queryTask(ctx, "create task", createTaskSQL, id, userID, in.Title, in.Description, s.maxTasks)
 	if pq.As(err, pqerror.UniqueViolation) != nil {
 		// The id was made by this call, so a duplicate means database/sql
 		// retried the INSERT after a connection broke and the first attempt
 		// had committed. That row is this call's task.
 		t, err = s.GetTask(ctx, userID, id)
 	}
-	return t, false, err
+	return t, false, s.overLimit(err)
+}
+
+// overLimit reads a create that stored no row, without an error, as the
+// user's task limit.
+func (s *pgStore) overLimit(err error) error {
+	if errors.Is(err, errTaskNotFound) {
+		return fmt.Errorf("create task: %w", &taskLimitError{Limit: s.maxTasks})
+	}
+	return err
 }
 
 // keyedWrite runs a write that records its answer under key, and replays
@@ -375,9 +383,18 @@ func (s *pgStore) whyNotFound(ctx context.Context, userID, id string, cond ifMat
 	return &staleError{Current: current}
 }
 
-const deleteTaskSQL = `DELETE FROM task
-	WHERE user_id = $1 AND id = $2
-		AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))`
+// deleteTaskSQL deletes a task, if the precondition $3 holds, and uncounts
+// it in task_user; it returns how many tasks it deleted.
+const deleteTaskSQL = `WITH del AS (
+		DELETE FROM task
+		WHERE user_id = $1 AND id = $2
+			AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
+		RETURNING user_id
+	), uncount AS (
+		UPDATE task_user SET tasks = greatest(tasks - 1, 0)
+		WHERE user_id = $1 AND EXISTS (SELECT 1 FROM del)
+	)
+	SELECT count(*) FROM del`
 
 // DeleteTask implements taskStore.
 func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatch) error {
@@ -386,13 +403,9 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 	}
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
-	res, err := s.exec(ctx, deleteTaskSQL, userID, id, versionsArg(cond))
-	if err != nil {
-		return classify("delete task", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return classify("delete task", err)
+	var n int
+	if err := s.queryValue(ctx, "delete task", deleteTaskSQL, []any{userID, id, versionsArg(cond)}, &n); err != nil {
+		return err
 	}
 	if n == 0 {
 		return s.whyNotFound(ctx, userID, id, cond, fmt.Errorf("delete task: %w", errTaskNotFound))
@@ -420,6 +433,11 @@ const (
 		), rec AS (
 			INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
 			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
+		), old AS (
+			DELETE FROM idempotency_key
+			WHERE user_id = $1 AND EXISTS (SELECT 1 FROM upd) AND key IN (
+				SELECT key FROM idempotency_key WHERE user_id = $1
+				ORDER BY recorded_at DESC, key DESC OFFSET $6)
 		)
 		SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM upd`
 )
@@ -431,7 +449,7 @@ func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatc
 	defer cancel()
 	if key.Key != "" {
 		t, replayed, err := s.keyedWrite(ctx, "toggle task", toggleTaskKeyedSQL, userID, key,
-			userID, id, versionsArg(cond), key.Key, key.Hash[:])
+			userID, id, versionsArg(cond), key.Key, key.Hash[:], maxKeysPerUser-1)
 		return t, replayed, s.whyNotFound(ctx, userID, id, cond, err)
 	}
 	t, err := s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, versionsArg(cond))

@@ -4,9 +4,12 @@ package main
 // its SQL, key expiry, slow readers of a list, out-of-range versions.
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,28 +80,68 @@ func TestPostgresKeysExpire(t *testing.T) {
 	}
 }
 
-// TestPostgresSlowListReader: the store's deadline bounds the waits on the
-// database, not the time a slow client takes to read a long list.
-func TestPostgresSlowListReader(t *testing.T) {
+// TestPostgresListHoldsNoConnectionForASlowReader: a client that does not
+// read its list holds no database connection. With a pool of one, another
+// user's request is served while the list still waits to be written.
+func TestPostgresListHoldsNoConnectionForASlowReader(t *testing.T) {
 	t.Parallel()
-	s := openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), func(o *pgOptions) {
-		o.Timeout = 200 * time.Millisecond
+	pg := openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), func(o *pgOptions) {
+		o.MaxConns, o.MaxIdleConns, o.Timeout = 1, 1, time.Second
 	})
-	user := newUserID(t)
-	for range 30 {
-		mustCreate(t, s, user, newTask{Title: "t"})
+	slowUser, other := newUserID(t), newUserID(t)
+	// 300 tasks of 5,000 four-byte characters: 6 MB, more than the kernel
+	// buffers between a client that does not read and the server.
+	big := strings.Repeat("𝄞", maxDescriptionLen)
+	for range 300 {
+		mustCreate(t, pg, slowUser, newTask{Title: "t", Description: &big})
 	}
-	start, n := time.Now(), 0
-	for _, err := range s.ListTasks(t.Context(), user, listQuery{}) {
-		if err != nil {
-			t.Fatalf("after %d tasks and %v: %v", n, time.Since(start), err)
+	task := mustCreate(t, pg, other, newTask{Title: "t"})
+	store := &listSignal{taskStore: pg, user: slowUser, listed: make(chan struct{}, 1)}
+	h := newServer(discardLogger(), store, testCORS, nil)
+	finished := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, tasksPath(slowUser)) {
+			defer close(finished)
 		}
-		n++
-		time.Sleep(20 * time.Millisecond) // a slow client: 600 ms for the list
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	conn := startNonReader(t, srv.Listener.Addr().String(), tasksPath(slowUser))
+	select {
+	case <-store.listed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the list was not read from the store")
 	}
-	if n != 30 {
-		t.Errorf("read %d tasks, want 30", n)
+	rec := serveVia(t, srv, "GET", tasksPath(other)+"/"+task.ID)
+	if rec.Code != http.StatusOK {
+		t.Errorf("another user's GET while a list waits on its reader: %d %s, want 200", rec.Code, rec.Body)
 	}
+	select {
+	case <-finished:
+		t.Fatal("the unread list was written whole: the test did not keep it waiting")
+	default:
+	}
+	conn.Close()
+	<-finished
+}
+
+// listSignal is a store that reports when a list of user has been read.
+type listSignal struct {
+	taskStore
+	user   string
+	listed chan struct{}
+}
+
+func (s *listSignal) ListTasks(ctx context.Context, userID string, q listQuery) ([]Task, error) {
+	tasks, err := s.taskStore.ListTasks(ctx, userID, q)
+	if userID == s.user {
+		select {
+		case s.listed <- struct{}{}:
+		default:
+		}
+	}
+	return tasks, err
 }
 
 // TestPostgresOutOfRangeETag: an If-Match naming a time PostgreSQL cannot

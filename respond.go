@@ -12,15 +12,79 @@ import (
 	"strconv"
 )
 
-// writeJSONBytes writes a JSON body; if the header was already sent
-// (headerSent) it writes only the rest of the body.
-func writeJSONBytes(w http.ResponseWriter, status int, body []byte, headerSent bool) {
-	if !headerSent {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(status)
-	}
+// writeJSONBytes writes a whole JSON body, with its Content-Length.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// taskArray writes a JSON array of tasks as they are added, in pieces of
+// about taskArrayPiece bytes. An array that fits one piece goes out whole,
+// with a Content-Length. Once a piece is out the status is sent, so a
+// failure after it (fail, or a write the client does not take) aborts the
+// connection with http.ErrAbortHandler: the access log marks it aborted.
+type taskArray struct {
+	w       http.ResponseWriter
+	buf     []byte
+	n       int  // tasks added
+	started bool // the status and the first piece are sent
+}
+
+// taskArrayPiece is how much of an array is gathered before it is written.
+const taskArrayPiece = 32 << 10
+
+// add appends tasks to the array, writing each full piece.
+func (a *taskArray) add(tasks []Task) {
+	if a.buf == nil {
+		a.buf = append(make([]byte, 0, taskArrayPiece+1024), '[')
+	}
+	for _, t := range tasks {
+		if a.n > 0 {
+			a.buf = append(a.buf, ',')
+		}
+		a.buf = appendTask(a.buf, t)
+		a.n++
+		if len(a.buf) >= taskArrayPiece {
+			a.writePiece()
+		}
+	}
+}
+
+// writePiece sends what is gathered, the status first if it is not out yet.
+func (a *taskArray) writePiece() {
+	if !a.started {
+		a.w.Header().Set("Content-Type", "application/json")
+		a.w.WriteHeader(http.StatusOK)
+		a.started = true
+	}
+	if _, err := a.w.Write(a.buf); err != nil {
+		panic(http.ErrAbortHandler) // the client is gone, or too slow to take it
+	}
+	a.buf = a.buf[:0]
+}
+
+// finish closes the array and sends the rest.
+func (a *taskArray) finish() {
+	a.add(nil)
+	a.buf = append(a.buf, ']')
+	if !a.started {
+		writeJSONBytes(a.w, http.StatusOK, a.buf)
+		return
+	}
+	a.writePiece()
+}
+
+// fail answers err if nothing is sent yet, and otherwise logs it and aborts
+// the connection.
+func (a *taskArray) fail(r *http.Request, log *slog.Logger, err error) {
+	if !a.started {
+		writeError(a.w, r, log, err)
+		return
+	}
+	logRequestError(log, slog.LevelError, "list cut short", a.w, r, err)
+	panic(http.ErrAbortHandler)
 }
 
 // writeTask writes one task with its ETag.
@@ -37,7 +101,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		panic(fmt.Sprintf("encode %T response: %v", v, err))
 	}
-	writeJSONBytes(w, status, body, false)
+	writeJSONBytes(w, status, body)
 }
 
 // detail is FastAPI's error body.

@@ -12,7 +12,7 @@ import (
 func registeredRoutes(t testing.TB) []string {
 	t.Helper()
 	var patterns []string
-	for _, rt := range routes(discardLogger(), newMemStore(), nil) {
+	for _, rt := range routes(discardLogger(), newMemStore(defaultMaxTasks), nil) {
 		patterns = append(patterns, rt.pattern)
 	}
 	slices.Sort(patterns)

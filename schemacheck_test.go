@@ -692,14 +692,14 @@ func TestSchemaCheckerFailsAMutatedDocument(t *testing.T) {
 	}
 	// The answers of authentication, on a create.
 	f := newAuthFixture(t)
-	authed := f.handler(newMemStore())
+	authed := f.handler(newMemStore(defaultMaxTasks))
 	down := newAuthFixture(t)
 	down.jwks.serve(http.StatusInternalServerError, nil)
 	refusals := []*httptest.ResponseRecorder{
 		serve(t, authed, "POST", "/api/u/tasks", `{"title": "t"}`),
 		serve(t, authed, "POST", "/api/u/tasks", `{"title": "t"}`, bearer("x.y.z")...),
 		serve(t, authed, "POST", "/api/u/tasks", `{"title": "t"}`, bearer(f.ed.token(t, claimsFor(f.clock, "v")))...),
-		serve(t, down.handler(newMemStore()), "POST", "/api/u/tasks", `{"title": "t"}`, bearer(down.ed.token(t, claimsFor(down.clock, "u")))...),
+		serve(t, down.handler(newMemStore(defaultMaxTasks)), "POST", "/api/u/tasks", `{"title": "t"}`, bearer(down.ed.token(t, claimsFor(down.clock, "u")))...),
 	}
 	for i, want := range []int{401, 401, 403, 503} {
 		if refusals[i].Code != want {

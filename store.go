@@ -11,7 +11,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"iter"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -24,15 +24,18 @@ import (
 // errStoreUnavailable (wrapped with its cause) when the backing database
 // cannot be reached; anything else is internal.
 type taskStore interface {
-	// ListTasks yields the user's tasks that q selects, ordered by
-	// (created_at, id), one at a time, so a long list is never held whole
-	// in memory. An error ends the sequence; stopping early releases the
-	// query.
-	ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error]
-	// CreateTask stores a new, not-completed task with a fresh id. With a
-	// key it has seen (for that user, within idempotencyRetention), it
-	// stores nothing and returns the first answer again with replayed set,
-	// or errKeyReused if the key came with a different request.
+	// ListTasks returns up to q.Limit of the user's tasks that q selects,
+	// ordered by (created_at, id): one page, read whole, so that nothing of
+	// the store (a connection, a lock) is held while the caller writes it
+	// to a slow client. Its cost does not grow with the user's other tasks.
+	ListTasks(ctx context.Context, userID string, q listQuery) ([]Task, error)
+	// CreateTask stores a new, not-completed task with a fresh id, or
+	// returns a *taskLimitError if the user already has as many tasks as
+	// the store allows. With a key it has seen (for that user, within
+	// idempotencyRetention), it stores nothing and returns the first
+	// answer again with replayed set, or errKeyReused if the key came with
+	// a different request. A user's most recent maxKeysPerUser keys are
+	// kept; older ones are forgotten first.
 	CreateTask(ctx context.Context, userID string, in newTask, key idempotencyKey) (t Task, replayed bool, err error)
 	// GetTask returns one task or errTaskNotFound.
 	GetTask(ctx context.Context, userID, id string) (Task, error)
@@ -61,11 +64,11 @@ var (
 	errStoreUnavailable = errors.New("task store unavailable")
 )
 
-// listQuery selects part of a user's list. The zero value selects all.
+// listQuery selects one page of a user's list.
 type listQuery struct {
-	Completed *bool       // only tasks in this state
-	After     *listCursor // only tasks after this position
-	Limit     int         // at most this many; 0 for no limit
+	Completed *bool       // only tasks in this state; nil for all
+	After     *listCursor // only tasks after this position; nil from the start
+	Limit     int         // at most this many, at least 1
 }
 
 // listCursor is a position in a user's list: the (created_at, id) of the
@@ -76,9 +79,19 @@ type listCursor struct {
 	ID        string
 }
 
-// before reports whether the cursor comes before t in list order.
-func (c listCursor) before(t Task) bool {
-	return cmp.Or(t.CreatedAt.Compare(c.CreatedAt), strings.Compare(t.ID, c.ID)) > 0
+// compareToCursor orders t against a position in list order.
+func compareToCursor(t *Task, c listCursor) int {
+	return cmp.Or(t.CreatedAt.Compare(c.CreatedAt), strings.Compare(t.ID, c.ID))
+}
+
+// taskLimitError refuses a create: the user already has Limit tasks, as many
+// as MAX_TASKS_PER_USER allows.
+type taskLimitError struct {
+	Limit int
+}
+
+func (e *taskLimitError) Error() string {
+	return fmt.Sprintf("the user already has %d tasks, the most allowed", e.Limit)
 }
 
 // newTask is what a client may set when creating a task.

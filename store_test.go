@@ -19,7 +19,7 @@ import (
 
 func TestMemStore(t *testing.T) {
 	t.Parallel()
-	runStoreSuite(t, func(t *testing.T) taskStore { return newMemStore() })
+	runStoreSuite(t, func(t *testing.T) taskStore { return newMemStore(defaultMaxTasks) })
 }
 
 func TestPostgresStore(t *testing.T) {
@@ -200,15 +200,19 @@ func testConcurrentConditionalUpdates(t *testing.T, s taskStore) {
 	}
 }
 
-// listWith collects what ListTasks yields for q.
+// listWith returns what ListTasks gives for q, or with no limit in q,
+// every task q selects, page by page.
 func listWith(t *testing.T, s taskStore, user string, q listQuery) []Task {
 	t.Helper()
 	var tasks []Task
-	for task, err := range s.ListTasks(t.Context(), user, q) {
-		if err != nil {
-			t.Fatalf("list %+v: %v", q, err)
-		}
-		tasks = append(tasks, task)
+	var err error
+	if q.Limit > 0 {
+		tasks, err = s.ListTasks(t.Context(), user, q)
+	} else {
+		tasks, err = listPages(t.Context(), s, user, q)
+	}
+	if err != nil {
+		t.Fatalf("list %+v: %v", q, err)
 	}
 	return tasks
 }

@@ -6,21 +6,24 @@ package main
 // shapes in respond.go and encode.go.
 
 import (
+	"cmp"
 	"log/slog"
 	"net/http"
 )
 
-// handleListTasks answers GET /api/{user_id}/tasks, streaming the array:
-// the response is written in chunks as rows arrive, so memory does not grow
-// with the list. A short list is answered whole, with a Content-Length; an
-// error after the first chunk is sent can no longer change the status, so
-// the connection is aborted and the client sees a broken response, never a
-// short list that looks complete.
+// handleListTasks answers GET /api/{user_id}/tasks: the whole list, or with
+// ?limit=N one page and, when there is more, a Link header to the next;
+// ?completed= and ?after= narrow it. The list is read from the store a page
+// at a time (listChunk tasks for the whole list), each page whole before any
+// of it is written: no connection or lock is held while a slow client
+// reads, and a request holds at most one page of tasks in memory. Each page
+// asks for one task more than it needs, to learn whether another follows
+// without a further round trip.
 //
-// With ?limit=N it answers one page, fetching one task more to learn
-// whether a next page exists, for the Link header. A page (1,000 tasks at
-// most) is gathered whole, since that header goes before the body.
-// ?completed= and ?after= narrow the list.
+// A list that fits one write goes out with a Content-Length. A longer one
+// is sent in pieces; an error after the first piece can no longer change
+// the status, so the connection is aborted (see taskArray) and the client
+// sees a broken response, never a short list that looks complete.
 func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var v validator
@@ -30,51 +33,35 @@ func handleListTasks(log *slog.Logger, store taskStore) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		limit := q.Limit
-		if limit > 0 {
-			q.Limit++ // the look-ahead task
-		}
-		buf := make([]byte, 0, listChunkBytes+1024)
-		buf = append(buf, '[')
-		var last Task
-		started, n := false, 0
-		for t, err := range store.ListTasks(r.Context(), userID, q) {
+		pageOnly := q.Limit > 0
+		want := cmp.Or(q.Limit, listChunk)
+		out := taskArray{w: w}
+		for {
+			q.Limit = want + 1
+			tasks, err := store.ListTasks(r.Context(), userID, q)
 			if err != nil {
-				if !started {
-					writeError(w, r, log, err)
-					return
-				}
-				logRequestError(log, slog.LevelError, "list cut short", w, r, err)
-				panic(http.ErrAbortHandler)
+				out.fail(r, log, err)
+				return
 			}
-			if limit > 0 && n == limit {
-				w.Header().Set("Link", nextPageLink(r, last))
+			more := len(tasks) > want
+			tasks = tasks[:min(len(tasks), want)]
+			if pageOnly && more {
+				w.Header().Set("Link", nextPageLink(r, tasks[len(tasks)-1]))
+			}
+			out.add(tasks)
+			if pageOnly || !more {
 				break
 			}
-			if n > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendTask(buf, t)
-			last = t
-			n++
-			if limit == 0 && len(buf) >= listChunkBytes {
-				if !started {
-					w.Header().Set("Content-Type", "application/json")
-					w.WriteHeader(http.StatusOK)
-					started = true
-				}
-				if _, err := w.Write(buf); err != nil {
-					return // the client is gone
-				}
-				buf = buf[:0]
-			}
+			last := tasks[len(tasks)-1]
+			q.After = &listCursor{CreatedAt: last.CreatedAt, ID: last.ID}
 		}
-		writeJSONBytes(w, http.StatusOK, append(buf, ']'), started)
+		out.finish()
 	})
 }
 
-// listChunkBytes is how much of a list is gathered before it is written.
-const listChunkBytes = 32 << 10
+// listChunk is how many tasks the whole list reads per round trip: a list
+// of up to this many costs one.
+const listChunk = maxPageLimit
 
 // handleCreateTask answers POST /api/{user_id}/tasks.
 func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
@@ -111,9 +98,8 @@ func handleCreateTask(log *slog.Logger, store taskStore) http.Handler {
 // If-None-Match naming the task's ETag, a 304 without the body.
 func handleGetTask(log *slog.Logger, store taskStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var v validator
-		userID, taskID := v.userID(r), v.taskID(r)
-		if err := v.err(); err != nil {
+		userID, taskID, err := taskPathValues(r)
+		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
@@ -165,9 +151,8 @@ func handleUpdateTask(log *slog.Logger, store taskStore) http.Handler {
 // handleDeleteTask answers DELETE /api/{user_id}/tasks/{task_id}.
 func handleDeleteTask(log *slog.Logger, store taskStore) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var v validator
-		userID, taskID := v.userID(r), v.taskID(r)
-		if err := v.err(); err != nil {
+		userID, taskID, err := taskPathValues(r)
+		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}

@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"iter"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -323,24 +323,35 @@ func TestMissingTaskIsNotFound(t *testing.T) {
 	}
 }
 
-// TestListStreamsLongLists: a list far longer than one chunk arrives whole,
-// valid, in order, and is the store's list byte for byte.
+// TestListStreamsLongLists: a list longer than a store page arrives whole,
+// valid, in order, and is the store's list byte for byte; it costs one store
+// call per listChunk tasks, and a list of exactly listChunk costs one.
 func TestListStreamsLongLists(t *testing.T) {
 	t.Parallel()
-	store := newMemStore()
+	mem := newMemStore(defaultMaxTasks)
+	store := &countingStore{taskStore: mem}
 	h := newServer(discardLogger(), store, testCORS, nil)
-	title := strings.Repeat("長", 500) // 1,500 bytes, so 300 tasks span many chunks
-	for range 300 {
-		mustCreate(t, store, "u", newTask{Title: title})
+	for range listChunk {
+		mustCreate(t, mem, "u", newTask{Title: strings.Repeat("長", 50)})
 	}
+	if rec := serve(t, h, "GET", "/api/u/tasks", ""); rec.Code != http.StatusOK || store.lists.Load() != 1 {
+		t.Errorf("a list of %d: status %d after %d store calls, want 200 after 1", listChunk, rec.Code, store.lists.Load())
+	}
+	for range listChunk + 500 {
+		mustCreate(t, mem, "u", newTask{Title: strings.Repeat("長", 50)})
+	}
+	store.lists.Store(0)
 	rec := serve(t, h, "GET", "/api/u/tasks", "")
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, Content-Type %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
-	if rec.Body.Len() < 3*listChunkBytes {
-		t.Fatalf("body is %d bytes: the test no longer spans several chunks", rec.Body.Len())
+	if n := store.lists.Load(); n != 3 {
+		t.Errorf("a list of %d tasks took %d store calls, want 3", 2*listChunk+500, n)
 	}
-	tasks, err := listAll(t.Context(), store, "u")
+	if rec.Body.Len() < 3*taskArrayPiece {
+		t.Fatalf("body is %d bytes: the test no longer spans several writes", rec.Body.Len())
+	}
+	tasks, err := listAll(t.Context(), mem, "u")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,50 +361,61 @@ func TestListStreamsLongLists(t *testing.T) {
 	}
 }
 
-// failingListStore lists some tasks, then fails.
-type failingListStore struct {
-	*memStore
-	after int
+// countingStore counts the lists read from the store it wraps.
+type countingStore struct {
+	taskStore
+	lists atomic.Int64
 }
 
-func (s failingListStore) ListTasks(ctx context.Context, userID string, q listQuery) iter.Seq2[Task, error] {
-	return func(yield func(Task, error) bool) {
-		n := 0
-		for t, err := range s.memStore.ListTasks(ctx, userID, q) {
-			if n == s.after {
-				yield(Task{}, fmt.Errorf("list tasks: %w", errStoreUnavailable))
-				return
-			}
-			if !yield(t, err) {
-				return
-			}
-			n++
-		}
+func (s *countingStore) ListTasks(ctx context.Context, userID string, q listQuery) ([]Task, error) {
+	s.lists.Add(1)
+	return s.taskStore.ListTasks(ctx, userID, q)
+}
+
+// failingListStore lists pages from its memStore, then fails: the call
+// after the first ok ones.
+type failingListStore struct {
+	*memStore
+	ok    int64
+	calls *atomic.Int64
+}
+
+func (s failingListStore) ListTasks(ctx context.Context, userID string, q listQuery) ([]Task, error) {
+	if s.calls.Add(1) > s.ok {
+		return nil, fmt.Errorf("list tasks: %w", errStoreUnavailable)
 	}
+	return s.memStore.ListTasks(ctx, userID, q)
 }
 
 // TestListFailure: a store error before anything is sent is a clean 503;
-// one after the first chunk went out breaks the response, so the client
-// can never mistake a partial list for a whole one.
+// one after the first page went out breaks the response, so the client
+// can never mistake a partial list for a whole one, and the access log
+// says the answer was aborted.
 func TestListFailure(t *testing.T) {
 	t.Parallel()
-	mem := newMemStore()
-	for range 100 {
-		mustCreate(t, mem, "u", newTask{Title: strings.Repeat("x", 500)})
+	mem := newMemStore(defaultMaxTasks)
+	for range listChunk + 100 {
+		mustCreate(t, mem, "u", newTask{Title: "t"})
 	}
-	early := newServer(discardLogger(), failingListStore{mem, 0}, testCORS, nil)
+	early := newServer(discardLogger(), failingListStore{mem, 0, new(atomic.Int64)}, testCORS, nil)
 	wantDetail(t, serve(t, early, "GET", "/api/u/tasks", ""), http.StatusServiceUnavailable, "Database unavailable, try again shortly")
 
-	srv := httptest.NewServer(newServer(discardLogger(), failingListStore{mem, 90}, testCORS, nil))
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	srv := httptest.NewServer(newServer(log, failingListStore{mem, 1, new(atomic.Int64)}, testCORS, nil))
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL + "/api/u/tasks")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
 	if err == nil {
 		t.Errorf("a list cut short was read without error (%d bytes, valid JSON: %v)", len(body), json.Valid(body))
+	}
+	srv.Close() // waits for the handler, and so for its log line
+	if !strings.Contains(logs.String(), "msg=\"list cut short\"") || !strings.Contains(logs.String(), "aborted=true") {
+		t.Errorf("the log does not show the list cut short and aborted:\n%s", logs.String())
 	}
 }
 

@@ -141,6 +141,14 @@ func (v *validator) userID(r *http.Request) string {
 	return s
 }
 
+// taskPathValues reads the path values of a request on one task that has
+// nothing else to check.
+func taskPathValues(r *http.Request) (userID, taskID string, err error) {
+	var v validator
+	userID, taskID = v.userID(r), v.taskID(r)
+	return userID, taskID, v.err()
+}
+
 // taskID returns the {task_id} path value as a canonical (lowercase,
 // hyphenated) UUID.
 func (v *validator) taskID(r *http.Request) string {

@@ -101,9 +101,9 @@ var scripts = []script{
 	{file: "get.sql", konst: "getTaskSQL", params: []string{"user_id", "description"}, end: `\gset`, chain: true},
 	{file: "toggle.sql", konst: "toggleTaskSQL", params: []string{"user_id", "description", "NULL"}, end: `\gset`, chain: true},
 	{file: "update.sql", konst: "updateTaskSQL", params: []string{"user_id", "description", "newtitle", "setdesc", "newdesc", "newdone", "NULL"}, end: `\gset`, chain: true},
-	{file: "list.sql", konst: "listAllTasksSQL", params: []string{"listuser", "NULL"}, end: `\aset l_`},
-	{file: "listsmall.sql", konst: "listAllTasksSQL", params: []string{"user_id", "NULL"}, end: `\aset l_`, chain: true},
-	{file: "create.sql", konst: "createTaskSQL", params: []string{"FRESH", "cuser", "ctitle", "cdesc"}, end: `\gset c_`},
+	{file: "list.sql", konst: "listAllTasksSQL", params: []string{"listuser", "1001"}, end: `\aset l_`},
+	{file: "listsmall.sql", konst: "listAllTasksSQL", params: []string{"user_id", "1001"}, end: `\aset l_`, chain: true},
+	{file: "create.sql", konst: "createTaskSQL", params: []string{"FRESH", "cuser", "ctitle", "cdesc", "10000"}, end: `\gset c_`},
 }
 
 // chainStart is run once per client: a random pool task to start the cycle.
@@ -172,6 +172,12 @@ func renderScript(s script, q string) (body, how string, err error) {
 		return "$" + strconv.Itoa(next)
 	})
 	var diffs []string
+	if slices.ContainsFunc(s.params, isNumber) {
+		// The list's LIMIT (a page and its look-ahead task) and the task
+		// limit are constants of the service; written as numbers here.
+		diffs = append(diffs, "numbers written where the service sends them as parameters")
+		sent = q
+	}
 	if slices.Contains(s.params, "NULL") {
 		// pgbench cannot send a NULL parameter; the service sends NULL for
 		// "no precondition" and "no limit", so the literal stands in.
@@ -202,6 +208,9 @@ func renderScript(s script, q string) (body, how string, err error) {
 				v = freshVar
 			case "NULL":
 				return "NULL"
+			}
+			if isNumber(v) {
+				return v
 			}
 			return ":" + v
 		})
@@ -352,4 +361,10 @@ func (c consts) eval(e ast.Expr, depth int) (string, error) {
 		return l + r, nil
 	}
 	return "", fmt.Errorf("unsupported expression %T", e)
+}
+
+// isNumber reports whether a script parameter is a number written as is.
+func isNumber(v string) bool {
+	_, err := strconv.Atoi(v)
+	return err == nil
 }
