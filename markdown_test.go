@@ -17,20 +17,12 @@ import (
 	"unicode"
 )
 
-// pendingDocs are files another change adds to the repository. A link to
-// one is accepted while it is absent, and checked like any other once it is
-// there.
-var pendingDocs = map[string]bool{"ARCHITECTURE.md": true}
-
 // markdownDocs returns the Markdown files a user reads, relative to the
-// repository root, with forward slashes: README.md, ARCHITECTURE.md when it
-// exists, docs/*.md and bench/README.md.
+// repository root, with forward slashes: README.md, ARCHITECTURE.md,
+// docs/*.md and bench/README.md.
 func markdownDocs(t *testing.T) []string {
 	t.Helper()
-	files := []string{"README.md", "bench/README.md"}
-	if _, err := os.Stat("ARCHITECTURE.md"); err == nil {
-		files = append(files, "ARCHITECTURE.md")
-	}
+	files := []string{"README.md", "ARCHITECTURE.md", "bench/README.md"}
 	docs, err := filepath.Glob(filepath.Join("docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -181,9 +173,6 @@ func checkLink(from, target string) string {
 		}
 	}
 	content, err := os.ReadFile(filepath.FromSlash(resolved))
-	if os.IsNotExist(err) && pendingDocs[resolved] {
-		return "" // written by another change; checked once it is here
-	}
 	if info, statErr := os.Stat(filepath.FromSlash(resolved)); statErr == nil && info.IsDir() {
 		if fragment != "" {
 			return "names a heading in a directory"
@@ -230,11 +219,6 @@ func TestMarkdownLinksResolve(t *testing.T) {
 			if why := checkLink(name, link.target); why != "" {
 				t.Errorf("%s:%d: link %q %s", name, link.line, link.target, why)
 			}
-		}
-	}
-	for name := range pendingDocs {
-		if _, err := os.Stat(name); err != nil {
-			t.Logf("%s is not in the repository yet: links to it were not checked", name)
 		}
 	}
 }
