@@ -43,7 +43,8 @@ func TestPostgresStorePrepared(t *testing.T) {
 }
 
 // TestPostgresStoreThroughPooler runs the suite through a transaction-mode
-// PgBouncer, when one is given; CI has none, so this one may skip.
+// PgBouncer when TEST_PGBOUNCER_URL names one. .ci/run starts one and runs
+// this test on its own; in the main test run it skips.
 func TestPostgresStoreThroughPooler(t *testing.T) {
 	t.Parallel()
 	s := openTestPostgres(t, testPostgresURL(t, "TEST_PGBOUNCER_URL"))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh: the tasksvc benchmark of issue 5. Usage and the meaning of
+# bench/run.sh: the tasksvc benchmark. Usage and the meaning of
 # every column: bench/README.md, or bench/run.sh -h.
 #
 # What it does, in order:
@@ -24,7 +24,7 @@
 # the ceiling run. Both load generators run single-threaded (wrk -t1,
 # pgbench -j1) at the same number of connections, so each side has one
 # client process. The throughput ratio therefore charges the service for
-# the CPU it takes from PostgreSQL, which is what target 2 is about, and the
+# the CPU it takes from PostgreSQL, which is what the ratio is about, and the
 # client's own cost is on both sides. Because the two clients are not
 # equally cheap and the machine is shared with other work, each run also
 # reports CPU time per request of the service, of PostgreSQL (the scratch
@@ -471,7 +471,7 @@ fi
 # The tables.
 v() { echo "${R[$1]:--}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "-" }'; }
-# The issue's target: 1.3 x (the round trip, 2 x the delay, + 1 ms).
+# The latency goal: 1.3 x (the round trip, 2 x the delay, + 1 ms).
 TARGET_MS=-
 [[ $DELAY =~ ^([0-9.]+)ms$ ]] && TARGET_MS=$(awk -v d="${BASH_REMATCH[1]}" 'BEGIN { printf "%.2f", 1.3 * (2 * d + 1) }')
 single() { # single FIELD EP
