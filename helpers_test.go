@@ -310,6 +310,22 @@ func onEachStore(t *testing.T, test func(t *testing.T, h http.Handler, user stri
 	})
 }
 
+// onEachStoreWith runs test on a memory store and, with TEST_DATABASE_URL
+// set, a PostgreSQL store, both made with the options set gives them (the
+// memory store takes MaxTasks from them).
+func onEachStoreWith(t *testing.T, set func(*pgOptions), test func(t *testing.T, s taskStore)) {
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		opts := defaultPgOptions()
+		set(&opts)
+		test(t, newMemStore(opts.MaxTasks))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		test(t, openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), set))
+	})
+}
+
 // mustCreate creates a task in s, without an idempotency key, and fails
 // the test if it cannot.
 func mustCreate(t testing.TB, s taskStore, userID string, in newTask) Task {
@@ -461,7 +477,7 @@ func deleteTestRows(raw string) error {
 		return err
 	}
 	defer s.Close()
-	for _, table := range []string{"task", "idempotency_key"} {
+	for _, table := range []string{"task", "idempotency_key", "task_user"} {
 		if _, err := s.db.Exec(`DELETE FROM `+table+` WHERE user_id LIKE $1`, testRunID+"%"); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ package main
 // key expiry.
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -78,5 +79,53 @@ func TestMemStoreKeysExpire(t *testing.T) {
 	clock = clock.Add(time.Second)
 	if again, replayed, _ := s.CreateTask(t.Context(), "u", in, key); replayed || again.ID == first.ID {
 		t.Error("a key was replayed after its retention ended")
+	}
+}
+
+// TestMemStoreForgetsIdleUsersKeys: a user who stops writing keeps no keys
+// past the retention: another user's write forgets them, and a user left
+// with neither tasks nor keys leaves no trace.
+func TestMemStoreForgetsIdleUsersKeys(t *testing.T) {
+	t.Parallel()
+	s := newMemStore(defaultMaxTasks)
+	clock := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	task := mustCreate(t, s, "idle", newTask{Title: "t"})
+	for i := range 3 {
+		if _, _, err := s.ToggleTask(t.Context(), "idle", task.ID, nil, newIdempotencyKey(fmt.Sprint(i), "toggle", task.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteTask(t.Context(), "idle", task.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(idempotencyRetention)
+	mustCreate(t, s, "busy", newTask{Title: "t"})
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if u, ok := s.users["idle"]; ok {
+		t.Errorf("the idle user is still held, with %d keys and %d tasks", len(u.keys), len(u.byID))
+	}
+	if len(s.expiries) != 0 {
+		t.Errorf("%d expired keys are still queued", len(s.expiries))
+	}
+}
+
+// TestMemStoreKeepsKeyRefsInProportion: a user who records many more keys
+// than maxKeysPerUser holds references to no more than about twice as many.
+func TestMemStoreKeepsKeyRefsInProportion(t *testing.T) {
+	t.Parallel()
+	s := newMemStore(defaultMaxTasks)
+	task := mustCreate(t, s, "u", newTask{Title: "t"})
+	for i := range 3 * maxKeysPerUser {
+		if _, _, err := s.ToggleTask(t.Context(), "u", task.ID, nil, newIdempotencyKey(fmt.Sprint(i), "toggle", task.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u := s.users["u"]
+	if len(u.keys) != maxKeysPerUser || len(u.keyOrder) > 2*maxKeysPerUser+16 {
+		t.Errorf("%d keys held through %d refs, want %d through at most %d", len(u.keys), len(u.keyOrder), maxKeysPerUser, 2*maxKeysPerUser+16)
 	}
 }

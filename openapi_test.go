@@ -138,6 +138,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	ok := newTestServer(t)
 	down := newServer(discardLogger(), &stubStore{err: fmt.Errorf("list: %w", errStoreUnavailable)}, testCORS, nil)
 	broken := newServer(discardLogger(), &stubStore{err: errors.New("boom")}, testCORS, nil)
+	full := newServer(discardLogger(), newMemStore(1), testCORS, nil)
+	createTask(t, full, "u", `{"title": "the only one allowed"}`)
 	task := createTask(t, ok, "u", `{"title": "t", "description": "d"}`)
 	doomed := createTask(t, ok, "u", `{"title": "to delete"}`)
 	one := "/api/u/tasks/" + task.ID
@@ -195,6 +197,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "not the first request"}`, header: []string{"Idempotency-Key", "k-1"}, status: 422},
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "two words"}, status: 422},
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "a", "Idempotency-Key", "b"}, status: 422},
+		{op: create, server: full, target: "/api/u/tasks", body: `{"title": "one too many"}`, status: 409},
 		{op: create, server: broken, target: "/api/u/tasks", body: `{"title": "t"}`, status: 500},
 		{op: create, server: down, target: "/api/u/tasks", body: `{"title": "t"}`, header: []string{"Idempotency-Key", "k-1"}, status: 503},
 

@@ -176,7 +176,9 @@ const createTaskSQL = `WITH slot AS (
 // createTaskKeyedSQL is createTaskSQL that also records its answer under an
 // idempotency key, in the same statement, and forgets the user's keys past
 // the newest $8 (maxKeysPerUser - 1, the new one aside: the statement's
-// snapshot does not see it). If the key is already there, the unique index
+// snapshot does not see it). The key itself is never among those forgotten:
+// a retry of the oldest key must find it. If the key is already there, the
+// unique index
 // makes the whole statement fail, the insert included, and keyedWrite reads
 // the recorded answer instead. So the common case stays one round trip,
 // and of two concurrent requests with one key only one writes.
@@ -194,7 +196,7 @@ const createTaskKeyedSQL = `WITH slot AS (
 		SELECT user_id, $5, $6, id, title, description, is_completed, created_at, updated_at FROM ins
 	), old AS (
 		DELETE FROM idempotency_key
-		WHERE user_id = $2::text AND EXISTS (SELECT 1 FROM ins) AND key IN (
+		WHERE user_id = $2::text AND key <> $5 AND EXISTS (SELECT 1 FROM ins) AND key IN (
 			SELECT key FROM idempotency_key WHERE user_id = $2::text
 			ORDER BY recorded_at DESC, key DESC OFFSET $8)
 	)
@@ -435,7 +437,7 @@ const (
 			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
 		), old AS (
 			DELETE FROM idempotency_key
-			WHERE user_id = $1 AND EXISTS (SELECT 1 FROM upd) AND key IN (
+			WHERE user_id = $1 AND key <> $4 AND EXISTS (SELECT 1 FROM upd) AND key IN (
 				SELECT key FROM idempotency_key WHERE user_id = $1
 				ORDER BY recorded_at DESC, key DESC OFFSET $6)
 		)

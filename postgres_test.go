@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -157,5 +158,81 @@ func TestPostgresOutOfRangeETag(t *testing.T) {
 		if rec.Code != http.StatusPreconditionFailed {
 			t.Errorf("If-Match %s: %d %s, want 412", tag, rec.Code, rec.Body)
 		}
+	}
+}
+
+// TestPostgresExhaustedPoolIs503: when no connection can be had within the
+// store's timeout, every endpoint, with and without a key, a page, an
+// If-Match, answers 503 with Retry-After, never a 500, and so does /readyz.
+func TestPostgresExhaustedPoolIs503(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgresWith(t, testPostgresURL(t, "TEST_DATABASE_URL"), func(o *pgOptions) {
+		o.MaxConns, o.MaxIdleConns, o.Timeout = 1, 1, 200*time.Millisecond
+	})
+	user := newUserID(t)
+	task := mustCreate(t, s, user, newTask{Title: "t"})
+	held, err := s.db.Conn(t.Context()) // the pool's only connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	h := newServer(discardLogger(), s, testCORS, nil)
+	variants := [][]string{nil, {"Idempotency-Key", "k"}, {"If-Match", etag(task)}}
+	var wg sync.WaitGroup // all at once: each waits out the store's timeout
+	for _, ep := range endpoints {
+		for _, header := range variants {
+			for _, query := range []string{"", "?limit=10&completed=true"} {
+				target := ep.target(user, task.ID) + query
+				goWait(&wg, func() {
+					rec := serve(t, h, ep.method, target, ep.body, header...)
+					if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+						t.Errorf("%s %s %q on an exhausted pool: %d %s, Retry-After %q; want 503 with Retry-After",
+							ep.method, target, header, rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+					}
+				})
+			}
+		}
+	}
+	wg.Wait()
+	if rec := serve(t, h, "GET", "/readyz", ""); rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("/readyz on an exhausted pool: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+}
+
+// TestPostgresFilteredPageUsesItsIndex: a page of completed tasks of a user
+// with thousands of uncompleted ones is read off the (user_id,
+// is_completed, created_at, id) index, filtering no row away.
+func TestPostgresFilteredPageUsesItsIndex(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+	user := newUserID(t)
+	_, err := s.db.ExecContext(t.Context(), `INSERT INTO task (id, user_id, title, is_completed, created_at, updated_at)
+		SELECT gen_random_uuid(), $1, 'open', false, now() + n * interval '1 ms', now() FROM generate_series(1, 5000) AS n`, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(t.Context(), `ANALYZE task`); err != nil {
+		t.Fatal(err)
+	}
+	done := true
+	query, args := listStatement(user, listQuery{Completed: &done, Limit: 51})
+	rows, err := s.db.QueryContext(t.Context(), "EXPLAIN (ANALYZE, COSTS OFF) "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.String(), "task_user_id_is_completed_created_at_id_idx") || strings.Contains(plan.String(), "Rows Removed by Filter") {
+		t.Errorf("the filtered page does not read its own index without filtering:\n%s", plan.String())
 	}
 }

@@ -160,6 +160,7 @@ func answerFor(r *http.Request, err error) errorAnswer {
 	var invalid *validationError
 	var stale *staleError
 	var badToken *tokenError
+	var tooMany *taskLimitError
 	switch {
 	case errors.As(err, &invalid):
 		return errorAnswer{status: http.StatusUnprocessableEntity, detail: invalid.items}
@@ -176,6 +177,9 @@ func answerFor(r *http.Request, err error) errorAnswer {
 		return errorAnswer{status: http.StatusBadRequest, detail: "Disallowed CORS origin"}
 	case errors.Is(err, errCORSMethod):
 		return errorAnswer{status: http.StatusBadRequest, detail: "Disallowed CORS method"}
+	case errors.As(err, &tooMany):
+		return errorAnswer{status: http.StatusConflict,
+			detail: fmt.Sprintf("Task limit reached: a user may have at most %d tasks; delete some to create more", tooMany.Limit)}
 	case errors.Is(err, errKeyReused):
 		return errorAnswer{status: http.StatusUnprocessableEntity, detail: []fieldError{{Type: "value_error",
 			Loc: []any{"header", "idempotency-key"}, Msg: "Value error, this Idempotency-Key was already used for a different request"}}}

@@ -595,3 +595,118 @@ func testIdempotentToggle(t *testing.T, s taskStore) {
 		t.Errorf("keyed toggle of a missing task: %v, want errTaskNotFound", err)
 	}
 }
+
+// wantTaskLimit checks err refuses a create for the user's task limit.
+func wantTaskLimit(t *testing.T, what string, err error, limit int) {
+	t.Helper()
+	var tooMany *taskLimitError
+	if !errors.As(err, &tooMany) || tooMany.Limit != limit {
+		t.Errorf("%s: err = %v, want a *taskLimitError with limit %d", what, err, limit)
+	}
+}
+
+// TestTaskLimit: a create past the user's limit stores nothing, with or
+// without a key, and records no key; a delete makes room again; other
+// users have limits of their own; 0 is no limit.
+func TestTaskLimit(t *testing.T) {
+	t.Parallel()
+	onEachStoreWith(t, func(o *pgOptions) { o.MaxTasks = 3 }, func(t *testing.T, s taskStore) {
+		user, other := newUserID(t), newUserID(t)
+		var tasks []Task
+		for range 3 {
+			tasks = append(tasks, mustCreate(t, s, user, newTask{Title: "t"}))
+		}
+		_, _, err := s.CreateTask(t.Context(), user, newTask{Title: "one too many"}, idempotencyKey{})
+		wantTaskLimit(t, "a fourth create", err, 3)
+		in := newTask{Title: "keyed"}
+		key := newIdempotencyKey("k", "create", in.Title, in.Description)
+		_, _, err = s.CreateTask(t.Context(), user, in, key)
+		wantTaskLimit(t, "a fourth create with a key", err, 3)
+		if n := len(listWith(t, s, user, listQuery{})); n != 3 {
+			t.Errorf("the user has %d tasks after refused creates, want 3", n)
+		}
+		mustCreate(t, s, other, newTask{Title: "another user's"})
+		if err := s.DeleteTask(t.Context(), user, tasks[0].ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		// The refused keyed create recorded nothing: the key now creates.
+		created, replayed, err := s.CreateTask(t.Context(), user, in, key)
+		if err != nil || replayed || created.Title != "keyed" {
+			t.Errorf("the keyed create after a delete: %s, replayed %v, %v", describe(created), replayed, err)
+		}
+		_, _, err = s.CreateTask(t.Context(), user, newTask{Title: "full again"}, idempotencyKey{})
+		wantTaskLimit(t, "a create after the limit is reached again", err, 3)
+	})
+	onEachStoreWith(t, func(o *pgOptions) { o.MaxTasks = 0 }, func(t *testing.T, s taskStore) {
+		user := newUserID(t)
+		for range 5 {
+			mustCreate(t, s, user, newTask{Title: "t"})
+		}
+	})
+}
+
+// TestTaskLimitUnderConcurrency: at one task below the limit, of many
+// concurrent creates exactly one succeeds.
+func TestTaskLimitUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	const limit, writers = 5, 12
+	onEachStoreWith(t, func(o *pgOptions) { o.MaxTasks = limit }, func(t *testing.T, s taskStore) {
+		user := newUserID(t)
+		for range limit - 1 {
+			mustCreate(t, s, user, newTask{Title: "t"})
+		}
+		var created, refused atomic.Int64
+		var wg sync.WaitGroup
+		for i := range writers {
+			goWait(&wg, func() {
+				_, _, err := s.CreateTask(context.Background(), user, newTask{Title: fmt.Sprint("racer ", i)}, idempotencyKey{})
+				var tooMany *taskLimitError
+				switch {
+				case err == nil:
+					created.Add(1)
+				case errors.As(err, &tooMany):
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if created.Load() != 1 || refused.Load() != writers-1 {
+			t.Errorf("%d creates succeeded and %d were refused, want 1 and %d", created.Load(), refused.Load(), writers-1)
+		}
+		if n := len(listWith(t, s, user, listQuery{})); n != limit {
+			t.Errorf("the user has %d tasks, want %d", n, limit)
+		}
+	})
+}
+
+// TestKeysPerUserLimit: past maxKeysPerUser keys, a user's oldest key is
+// forgotten (its retry writes again) and the others still replay.
+func TestKeysPerUserLimit(t *testing.T) {
+	t.Parallel()
+	onEachStoreWith(t, func(*pgOptions) {}, func(t *testing.T, s taskStore) {
+		user := newUserID(t)
+		task := mustCreate(t, s, user, newTask{Title: "t"})
+		toggle := func(i int) bool {
+			t.Helper()
+			key := newIdempotencyKey(fmt.Sprint("key-", i), "toggle", task.ID)
+			_, replayed, err := s.ToggleTask(t.Context(), user, task.ID, nil, key)
+			if err != nil {
+				t.Fatalf("toggle with key %d: %v", i, err)
+			}
+			return replayed
+		}
+		for i := range maxKeysPerUser + 1 {
+			if toggle(i) {
+				t.Fatalf("key %d replayed on its first use", i)
+			}
+		}
+		if !toggle(1) || !toggle(maxKeysPerUser) {
+			t.Error("a key among the newest maxKeysPerUser was forgotten")
+		}
+		if toggle(0) {
+			t.Error("the oldest key is still remembered past maxKeysPerUser keys")
+		}
+	})
+}

@@ -514,3 +514,75 @@ func TestUserIDsWithSlashesAndDots(t *testing.T) {
 		}
 	}
 }
+
+// TestWholeListWhileWritten: the whole list is read a page at a time, and
+// other requests write between the pages. A task created or deleted during
+// the walk may or may not be listed, but none is listed twice, the list
+// stays in order, and every task that existed throughout is listed.
+func TestWholeListWhileWritten(t *testing.T) {
+	t.Parallel()
+	onEachStoreWith(t, func(*pgOptions) {}, func(t *testing.T, s taskStore) {
+		user := newUserID(t)
+		var stable, volatile []Task
+		for i := range 2*listChunk + 400 {
+			task := mustCreate(t, s, user, newTask{Title: fmt.Sprint("task ", i)})
+			if i%10 == 0 {
+				volatile = append(volatile, task)
+			} else {
+				stable = append(stable, task)
+			}
+		}
+		writer := &writeBetweenPages{taskStore: s, t: t, user: user, volatile: volatile}
+		rec := serve(t, newServer(discardLogger(), writer, testCORS, nil), "GET", tasksPath(user), "")
+		listed := decodeAs[[]testTask](t, rec, http.StatusOK)
+		if writer.pages < 3 {
+			t.Fatalf("the list took %d pages; the test wants writes between several", writer.pages)
+		}
+		seen := make(map[string]bool)
+		for i, task := range listed {
+			if seen[task.ID] {
+				t.Errorf("task %s listed twice", task.ID)
+			}
+			seen[task.ID] = true
+			if i > 0 && (task.CreatedAt < listed[i-1].CreatedAt || task.CreatedAt == listed[i-1].CreatedAt && task.ID < listed[i-1].ID) {
+				t.Errorf("task %d (%s) is listed out of order", i, task.ID)
+			}
+		}
+		for _, task := range stable {
+			if !seen[task.ID] {
+				t.Errorf("task %s existed throughout the walk but is not listed", task.ID)
+			}
+		}
+	})
+}
+
+// writeBetweenPages is a store that, after each page it lists, deletes some
+// of the volatile tasks and creates as many new ones, as concurrent
+// requests would.
+type writeBetweenPages struct {
+	taskStore
+	t        *testing.T
+	user     string
+	volatile []Task
+	pages    int
+}
+
+func (s *writeBetweenPages) ListTasks(ctx context.Context, userID string, q listQuery) ([]Task, error) {
+	page, err := s.taskStore.ListTasks(ctx, userID, q)
+	s.pages++
+	for i := range min(40, len(s.volatile)) {
+		// Half of them already listed (an offset would then skip tasks),
+		// half still to come.
+		var gone Task
+		if i%2 == 0 {
+			gone, s.volatile = s.volatile[0], s.volatile[1:]
+		} else {
+			gone, s.volatile = s.volatile[len(s.volatile)-1], s.volatile[:len(s.volatile)-1]
+		}
+		if err := s.taskStore.DeleteTask(ctx, s.user, gone.ID, nil); err != nil {
+			s.t.Error(err)
+		}
+		mustCreate(s.t, s.taskStore, s.user, newTask{Title: "created during the walk"})
+	}
+	return page, err
+}
