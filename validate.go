@@ -8,9 +8,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -67,29 +65,6 @@ func (v *validator) listQuery(r *http.Request) listQuery {
 		}
 	}
 	return q
-}
-
-// errBodyTooLarge is returned by readBody for a body over maxBodyBytes.
-var errBodyTooLarge = errors.New("request body too large")
-
-// errBodyUnreadable means the client stopped sending its body part-way.
-var errBodyUnreadable = errors.New("request body could not be read")
-
-// readBody reads the whole request body, up to maxBodyBytes. The
-// Content-Type is deliberately ignored: curl -d sends a form type.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > maxBodyBytes {
-		return nil, errBodyTooLarge // declared too large: don't read it first
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return nil, errBodyTooLarge
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBodyUnreadable, err)
-	}
-	return body, nil
 }
 
 // fieldError is one item of a 422 response, in FastAPI's shape.
@@ -159,34 +134,6 @@ func (v *validator) taskID(r *http.Request) string {
 	return id
 }
 
-// object parses the body as a JSON object. Problems with the body as a
-// whole are reported at loc ["body"], as FastAPI does.
-func (v *validator) object(body []byte) map[string]json.RawMessage {
-	if len(bytes.TrimSpace(body)) == 0 {
-		v.add("missing", "Field required", nil, "body")
-		return nil
-	}
-	if !utf8.Valid(body) {
-		v.add("json_invalid", "JSON decode error", map[string]any{"error": "body is not valid UTF-8"}, "body", 0)
-		return nil
-	}
-	var fields map[string]json.RawMessage
-	err := json.Unmarshal(body, &fields)
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) {
-		v.add("json_invalid", "JSON decode error", map[string]any{"error": syntaxErr.Error()}, "body", syntaxErr.Offset)
-		return nil
-	}
-	if err != nil {
-		v.add("model_attributes_type", "Input should be a valid dictionary or object to extract fields from", nil, "body")
-		return nil
-	}
-	if fields == nil { // the body was the JSON literal null
-		v.add("missing", "Field required", nil, "body")
-	}
-	return fields
-}
-
 // requiredTitle validates the title of a new task.
 func (v *validator) requiredTitle(fields map[string]json.RawMessage) string {
 	raw, ok := fields["title"]
@@ -215,7 +162,7 @@ func (v *validator) optionalTitle(fields map[string]json.RawMessage) *string {
 }
 
 func (v *validator) title(raw json.RawMessage) (string, bool) {
-	s, ok := v.string(raw, "title")
+	s, ok := v.string(raw, "title", maxTitleLen)
 	if !ok || !v.text(s, 1, maxTitleLen, "body", "title") {
 		return "", false
 	}
@@ -232,18 +179,20 @@ func (v *validator) description(fields map[string]json.RawMessage) *string {
 	if !ok || isNull(raw) {
 		return nil
 	}
-	s, ok := v.string(raw, "description")
+	s, ok := v.string(raw, "description", maxDescriptionLen)
 	if !ok || !v.text(s, 0, maxDescriptionLen, "body", "description") {
 		return nil
 	}
 	return &s
 }
 
-// string decodes a JSON string field. Lone UTF-16 surrogates are refused:
-// encoding/json would silently turn them into U+FFFD.
-func (v *validator) string(raw json.RawMessage, field string) (string, bool) {
-	var s string
-	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+// string decodes a JSON string field that may hold at most maxLen code
+// points. Lone UTF-16 surrogates are refused: encoding/json would silently
+// turn them into U+FFFD. A string whose raw form is too long for maxLen
+// code points (each takes at most 12 bytes, \uXXXX\uXXXX) is refused
+// without being decoded, so a long string costs one scan, not three.
+func (v *validator) string(raw json.RawMessage, field string, maxLen int) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
 		v.add("string_type", "Input should be a valid string", nil, "body", field)
 		return "", false
 	}
@@ -251,7 +200,40 @@ func (v *validator) string(raw json.RawMessage, field string) (string, bool) {
 		v.add("string_unicode", msgStringUnicode, nil, "body", field)
 		return "", false
 	}
+	if len(raw)-2 > 12*maxLen {
+		if hasNULEscape(raw) {
+			v.addNUL("body", field) // reported before the length, as text does
+		} else {
+			v.addTooLong(maxLen, "body", field)
+		}
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		v.add("string_type", "Input should be a valid string", nil, "body", field)
+		return "", false
+	}
 	return s, true
+}
+
+// hasNULEscape reports whether a raw JSON string holds \u0000, the only way
+// NUL can arrive in one.
+func hasNULEscape(raw []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(raw[i:], []byte(`\u0000`))
+		if j < 0 {
+			return false
+		}
+		j += i
+		backslashes := 0
+		for k := j; k >= 0 && raw[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 1 { // not an escaped backslash before "u0000"
+			return true
+		}
+		i = j + 1
+	}
 }
 
 // msgStringUnicode is pydantic's message for text that is not Unicode.
@@ -261,7 +243,7 @@ const msgStringUnicode = "Input should be a valid string, unable to parse raw da
 // cannot store it) and a length in code points. s is valid UTF-8.
 func (v *validator) text(s string, minLen, maxLen int, loc ...any) bool {
 	if strings.IndexByte(s, 0) >= 0 {
-		v.add("value_error", "Value error, text must not contain the NUL character (U+0000)", nil, loc...)
+		v.addNUL(loc...)
 		return false
 	}
 	n := utf8.RuneCountInString(s)
@@ -270,10 +252,20 @@ func (v *validator) text(s string, minLen, maxLen int, loc ...any) bool {
 		return false
 	}
 	if n > maxLen {
-		v.add("string_too_long", plural("String should have at most %d character", maxLen), map[string]any{"max_length": maxLen}, loc...)
+		v.addTooLong(maxLen, loc...)
 		return false
 	}
 	return true
+}
+
+// addNUL reports text holding NUL.
+func (v *validator) addNUL(loc ...any) {
+	v.add("value_error", "Value error, text must not contain the NUL character (U+0000)", nil, loc...)
+}
+
+// addTooLong reports text over maxLen code points.
+func (v *validator) addTooLong(maxLen int, loc ...any) {
+	v.add("string_too_long", plural("String should have at most %d character", maxLen), map[string]any{"max_length": maxLen}, loc...)
 }
 
 // optionalBool decodes a boolean field as pydantic's lax mode does (true,
