@@ -201,9 +201,11 @@ func withDotenv(lookupEnv lookupFunc, path string) (lookupFunc, error) {
 	}, nil
 }
 
-// parseDotenv reads lines of KEY=VALUE. Blank lines and lines starting with
-// # are skipped, an "export " prefix is allowed, a value may be wrapped in
-// single or double quotes, and an unquoted value ends at " #".
+// parseDotenv reads lines of KEY=VALUE the way python-dotenv reads them, so
+// one .env serves this service and the FastAPI one alike. Blank lines and
+// lines starting with # are skipped, an "export " prefix is allowed, and a
+// value is either quoted (see dotenvValue) or bare, a bare one ending at a
+// " #" comment.
 func parseDotenv(r io.Reader) (map[string]string, error) {
 	vars := make(map[string]string)
 	sc := bufio.NewScanner(r)
@@ -218,11 +220,9 @@ func parseDotenv(r io.Reader) (map[string]string, error) {
 		if !ok || !dotenvKey.MatchString(key) {
 			return nil, fmt.Errorf("line %d: expected KEY=VALUE", n)
 		}
-		value = strings.TrimSpace(value)
-		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
-			value = value[1 : len(value)-1]
-		} else if i := strings.Index(value, " #"); i >= 0 {
-			value = strings.TrimSpace(value[:i])
+		value, err := dotenvValue(strings.TrimSpace(value))
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %s: %w", n, key, err)
 		}
 		vars[key] = value
 	}
@@ -230,4 +230,40 @@ func parseDotenv(r io.Reader) (map[string]string, error) {
 		return nil, err
 	}
 	return vars, nil
+}
+
+// dotenvEscapes are the escapes python-dotenv decodes in a double-quoted
+// value; in a single-quoted one only \\ and \' are escapes.
+var dotenvEscapes = map[byte]byte{'\\': '\\', '\'': '\'', '"': '"', 'a': '\a', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
+
+// dotenvValue reads one value. A quoted value ends at its closing quote,
+// after which only a comment may follow; a bare one ends at " #".
+func dotenvValue(raw string) (string, error) {
+	if raw == "" || raw[0] != '"' && raw[0] != '\'' {
+		if i := strings.Index(raw, " #"); i >= 0 {
+			raw = raw[:i]
+		}
+		return strings.TrimSpace(raw), nil
+	}
+	quote := raw[0]
+	var b strings.Builder
+	for i := 1; i < len(raw); i++ {
+		c := raw[i]
+		if c == '\\' && i+1 < len(raw) {
+			if e, ok := dotenvEscapes[raw[i+1]]; ok && (quote == '"' || raw[i+1] == '\\' || raw[i+1] == '\'') {
+				b.WriteByte(e)
+				i++
+				continue
+			}
+		}
+		if c != quote {
+			b.WriteByte(c)
+			continue
+		}
+		if rest := strings.TrimSpace(raw[i+1:]); rest != "" && rest[0] != '#' {
+			return "", errors.New("text after the closing quote (not shown: it may be a secret)")
+		}
+		return b.String(), nil
+	}
+	return "", errors.New("no closing quote")
 }

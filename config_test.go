@@ -152,9 +152,41 @@ HASH=a#b # comment
 	if len(got) != len(want) {
 		t.Errorf("parsed %v", got)
 	}
-	_, err = parseDotenv(strings.NewReader("PORT=1\nDATABASE_URL postgres://x\n"))
-	if err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("malformed line: err = %v, want one naming line 2", err)
+	for _, bad := range []string{"DATABASE_URL postgres://x", `SECRET="unclosed`, `SECRET="a" b`} {
+		_, err = parseDotenv(strings.NewReader("PORT=1\n" + bad + "\n"))
+		if err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("%s: err = %v, want one naming line 2", bad, err)
+		}
+	}
+}
+
+// TestParseDotenvQuotesAsPythonDotenv: quoted values end at their closing
+// quote, a comment may follow, and escapes are read as python-dotenv reads
+// them, so a .env shared with the FastAPI service means the same here.
+func TestParseDotenvQuotesAsPythonDotenv(t *testing.T) {
+	t.Parallel()
+	got, err := parseDotenv(strings.NewReader(`
+DOUBLE_COMMENT="s3cr3t value" # the secret
+SINGLE_COMMENT='s3cr3t value'   # the secret
+BARE_COMMENT=s3cr3t # the secret
+DOUBLE_ESCAPES="a\"b\\c\nd\te\qf"
+SINGLE_ESCAPES='a\'b\\c\nd'
+HASH_INSIDE="a # b"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{
+		"DOUBLE_COMMENT": "s3cr3t value",
+		"SINGLE_COMMENT": "s3cr3t value",
+		"BARE_COMMENT":   "s3cr3t",
+		"DOUBLE_ESCAPES": "a\"b\\c\nd\te\\qf",
+		"SINGLE_ESCAPES": `a'b\c\nd`,
+		"HASH_INSIDE":    "a # b",
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
 	}
 }
 

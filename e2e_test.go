@@ -71,6 +71,7 @@ func TestServiceRefusesToStart(t *testing.T) {
 		{"not a postgres URL", "", []string{"DATABASE_URL=mysql://u:s3cr3t@db/tasks"}, "DATABASE_URL"},
 		{"bad PORT", "", []string{"PORT=http"}, "PORT"},
 		{"bad CORS_ORIGINS", "", []string{"CORS_ORIGINS=localhost:3000"}, "CORS_ORIGINS"},
+		{"missing sslrootcert", "", []string{"DATABASE_URL=postgres://u:s3cr3t@127.0.0.1:1/tasks?sslmode=verify-full&sslrootcert=/nonexistent/root.crt"}, "sslrootcert"},
 		{"malformed .env", "PORT=1\nDATABASE_URL postgres://u:s3cr3t@db/tasks\n", nil, ".env: line 2"},
 	}
 	for _, tt := range tests {

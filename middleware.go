@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -82,12 +80,11 @@ func (d *discardWriter) Write(b []byte) (int, error) {
 // a JSON 500. The line names the route pattern, not the path, so user ids
 // stay out of the log; task contents never enter it.
 func withLogging(log *slog.Logger, next http.Handler) http.Handler {
-	ids := newRequestIDs()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get(requestIDHeader)
 		if !isSaneRequestID(id) {
-			id = ids.next()
+			id = newRequestID()
 		}
 		// writeError reads it back from here to tag its log lines.
 		w.Header().Set(requestIDHeader, id)
@@ -140,21 +137,11 @@ func isSaneRequestID(id string) bool {
 	return true
 }
 
-// requestIDs makes request ids: a random prefix per process and a counter,
-// unique across restarts without a random read per request.
-type requestIDs struct {
-	prefix string
-	n      atomic.Uint64
-}
-
-func newRequestIDs() *requestIDs {
-	return &requestIDs{prefix: rand.Text()[:10] + "-"}
-}
-
-func (g *requestIDs) next() string {
-	var b [32]byte
-	out := append(b[:0], g.prefix...)
-	return string(strconv.AppendUint(out, g.n.Add(1), 10))
+// newRequestID makes a request id: 16 random characters (80 bits), so ids
+// are unique across instances and restarts, and tell a client nothing of
+// how many requests others have made (a counter would).
+func newRequestID() string {
+	return rand.Text()[:16]
 }
 
 // statusWriter remembers the status a handler wrote.

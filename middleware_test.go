@@ -84,6 +84,8 @@ func TestRequestID(t *testing.T) {
 				t.Errorf("%s with %q: X-Request-ID = %q, want a fresh one", target, tt.sent, got)
 			case tt.want == "" && seen[got]:
 				t.Errorf("%s: X-Request-ID %q was given twice", target, got)
+			case tt.want == "" && (len(got) != 16 || strings.ContainsFunc(got, func(r rune) bool { return !('A' <= r && r <= 'Z' || '2' <= r && r <= '7') })):
+				t.Errorf("%s: X-Request-ID %q is not the 16 random base32 characters it should be", target, got)
 			}
 			seen[got] = true
 		}

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -126,6 +127,17 @@ func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, er
 	delete(cfg.Runtime, "channel_binding")
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = pgDefaultConnectTimeout
+	}
+	// lib/pq reads these files at each connection, and a connection that
+	// fails looks like a database still waking up: it would be retried
+	// forever. A file that is not there is a mistake to say at once.
+	for param, file := range map[string]string{"sslrootcert": cfg.SSLRootCert, "sslcert": cfg.SSLCert, "sslkey": cfg.SSLKey} {
+		if file == "" || param == "sslrootcert" && file == "system" {
+			continue
+		}
+		if _, err := os.Stat(file); err != nil {
+			return pq.Config{}, false, fmt.Errorf("DATABASE_URL: %s: %w", param, err)
+		}
 	}
 	return cfg, droppedChannelBinding, nil
 }

@@ -57,6 +57,8 @@ func TestParsePostgresURL(t *testing.T) {
 		"mysql://u:s3cr3t@h/db",
 		"host=h password=s3cr3t",
 		"s3cr3t",
+		"postgres://u:s3cr3t@h/db?sslmode=verify-full&sslrootcert=/nonexistent/root.crt",
+		"postgres://u:s3cr3t@h/db?sslmode=verify-full&sslcert=/nonexistent/client.crt",
 	} {
 		_, _, err := parsePostgresURL(bad)
 		if err == nil {

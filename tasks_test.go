@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -585,4 +586,39 @@ func (s *writeBetweenPages) ListTasks(ctx context.Context, userID string, q list
 		mustCreate(s.t, s.taskStore, s.user, newTask{Title: "created during the walk"})
 	}
 	return page, err
+}
+
+// TestListCutByTheClientIsLoggedAborted: when a piece of a long list
+// cannot be written (the write timeout passed, or the client left), the
+// response is aborted and the access log says so.
+func TestListCutByTheClientIsLoggedAborted(t *testing.T) {
+	t.Parallel()
+	mem := newMemStore(defaultMaxTasks)
+	for range 100 {
+		mustCreate(t, mem, "u", newTask{Title: strings.Repeat("x", maxTitleLen)})
+	}
+	var logs syncBuffer
+	h := newServer(slog.New(slog.NewTextHandler(&logs, nil)), mem, testCORS, nil)
+	w := &failingWriter{ResponseRecorder: httptest.NewRecorder()}
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Errorf("the handler ended with %v, want it to abort the response", p)
+			}
+		}()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/api/u/tasks", nil))
+	}()
+	if line := logs.String(); !strings.Contains(line, "status=200") || !strings.Contains(line, "aborted=true") {
+		t.Errorf("the access log does not show an aborted list:\n%s", line)
+	}
+}
+
+// failingWriter takes the status and headers, and fails every write of a
+// body, as a connection past its write deadline does.
+type failingWriter struct {
+	*httptest.ResponseRecorder
+}
+
+func (w *failingWriter) Write([]byte) (int, error) {
+	return 0, errors.New("i/o timeout")
 }
