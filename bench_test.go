@@ -7,6 +7,7 @@ package main
 //	go test -run '^$' -bench 'Handler' -benchmem -count 8 . | benchstat -
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -221,4 +222,76 @@ func BenchmarkPostgresToggle(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkListPage reads a page of 50 from the middle of the list of a
+// user with 1,000 tasks and of one with 100,000, on the memory store and,
+// with TEST_DATABASE_URL set, on PostgreSQL, unfiltered and filtered on the
+// state half the tasks have. A page's cost should not grow with the user's
+// other tasks: compare each store's two sizes as a ratio (within 2x):
+//
+//	go test -run '^$' -bench ListPage -count 6 .
+func BenchmarkListPage(b *testing.B) {
+	stores := map[string]taskStore{"memory": newMemStore(0)}
+	if raw := os.Getenv("TEST_DATABASE_URL"); raw != "" {
+		stores["postgres"] = openTestPostgresWith(b, raw, func(o *pgOptions) { o.MaxTasks = 0 })
+	}
+	done := true
+	for name, s := range stores {
+		for _, size := range []int{1_000, 100_000} {
+			user := newUserID(b)
+			seedTasks(b, s, user, size)
+			middle := listPageAt(b, s, user, size/2)
+			for _, q := range []listQuery{{After: middle, Limit: 50}, {Completed: &done, After: middle, Limit: 50}} {
+				shape := "all"
+				if q.Completed != nil {
+					shape = "completed"
+				}
+				b.Run(fmt.Sprintf("%s/%s/%d", name, shape, size), func(b *testing.B) {
+					for b.Loop() {
+						page, err := s.ListTasks(b.Context(), user, q)
+						if err != nil || len(page) != 50 {
+							b.Fatalf("%d tasks, %v", len(page), err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// seedTasks gives a user n tasks, every other one completed: on PostgreSQL
+// in one statement, on the memory store through its methods.
+func seedTasks(b *testing.B, s taskStore, user string, n int) {
+	b.Helper()
+	if pg, ok := s.(*pgStore); ok {
+		_, err := pg.db.ExecContext(b.Context(), `INSERT INTO task (id, user_id, title, is_completed, created_at, updated_at)
+			SELECT gen_random_uuid(), $1, 'seeded', i % 2 = 0, now() + i * interval '1 microsecond', now()
+			FROM generate_series(1, $2) AS i`, user, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pg.db.ExecContext(b.Context(), `ANALYZE task`); err != nil {
+			b.Fatal(err)
+		}
+		return
+	}
+	for i := range n {
+		task := mustCreate(b, s, user, newTask{Title: "seeded"})
+		if i%2 == 0 {
+			if _, _, err := s.ToggleTask(b.Context(), user, task.ID, nil, idempotencyKey{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// listPageAt returns the cursor of the user's task at position i.
+func listPageAt(b *testing.B, s taskStore, user string, i int) *listCursor {
+	b.Helper()
+	tasks, err := listAll(b.Context(), s, user)
+	if err != nil || len(tasks) <= i {
+		b.Fatalf("%d tasks, %v", len(tasks), err)
+	}
+	return &listCursor{CreatedAt: tasks[i].CreatedAt, ID: tasks[i].ID}
 }

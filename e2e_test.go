@@ -616,3 +616,47 @@ func TestServiceRefusesBadAuthConfig(t *testing.T) {
 		wantRefusedStart(t, s, tt.env, "tasksvc: ", tt.want)
 	}
 }
+
+// TestServiceServesOthersWhileClientsDoNotRead: 40 clients that ask for the
+// whole list of a user with 300 tasks of 5,000 characters, and 20 that ask
+// for a page of 1,000, and never read their answers, hold no database
+// connection: for seconds after, other users' reads, lists and creates all
+// answer 2xx, each well within the store's timeout, on a pool of 10.
+func TestServiceServesOthersWhileClientsDoNotRead(t *testing.T) {
+	t.Parallel()
+	dbURL := testPostgresURL(t, "TEST_DATABASE_URL")
+	bin := buildService(t)
+	pg := openTestPostgres(t, dbURL)
+	big, other := newUserID(t), newUserID(t)
+	long := strings.Repeat("𝄞", maxDescriptionLen) // 20 kB: 6 MB a list
+	for range 300 {
+		mustCreate(t, pg, big, newTask{Title: "large", Description: &long})
+	}
+	task := mustCreate(t, pg, other, newTask{Title: "mine"})
+	const timeout = 2 * time.Second
+	s := startService(t, bin, t.TempDir(), "DATABASE_URL="+dbURL, "DATABASE_MAX_CONNS=10", "DATABASE_TIMEOUT="+timeout.String())
+	defer s.stop(t)
+	addr := strings.TrimPrefix(s.base, "http://")
+	for i := range 60 {
+		target := tasksPath(big)
+		if i >= 40 {
+			target += "?limit=1000"
+		}
+		startNonReader(t, addr, target)
+	}
+	probes := []struct{ method, path, body string }{
+		{"GET", tasksPath(other) + "/" + task.ID, ""},
+		{"GET", tasksPath(other), ""},
+		{"POST", tasksPath(other), `{"title": "while others do not read"}`},
+	}
+	n := 0
+	for start := time.Now(); time.Since(start) < 3*time.Second; n++ {
+		p := probes[n%len(probes)]
+		began := time.Now()
+		code, body := s.call(t, p.method, p.path, p.body)
+		if took := time.Since(began); code/100 != 2 || took > timeout/2 {
+			t.Fatalf("%s %s after %d probes: %d in %v: %s", p.method, p.path, n, code, took, body)
+		}
+	}
+	t.Logf("%d probes answered 2xx while 60 clients did not read", n)
+}
