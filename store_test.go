@@ -178,27 +178,39 @@ func testConcurrentConditionalUpdates(t *testing.T, s taskStore) {
 	user := newUserID(t)
 	task := mustCreate(t, s, user, newTask{Title: "start"})
 	const writers = 8
+	won, lost := race(t, writers, func(i int) error {
+		_, err := s.UpdateTask(context.Background(), user, task.ID,
+			taskUpdate{Title: ptr(fmt.Sprint("writer ", i)), IfMatch: ifMatch{task.UpdatedAt}})
+		return err
+	}, func(err error) bool {
+		var stale *staleError
+		return errors.As(err, &stale)
+	})
+	if won != 1 || lost != writers-1 {
+		t.Errorf("%d writers succeeded and %d were refused, want 1 and %d", won, lost, writers-1)
+	}
+}
+
+// race runs n writes at once and counts those that succeed and those that
+// refused says were refused; any other error fails the test.
+func race(t *testing.T, n int, write func(i int) error, refused func(error) bool) (won, lost int64) {
+	t.Helper()
+	var wonN, lostN atomic.Int64
 	var wg sync.WaitGroup
-	var won, lost atomic.Int32
-	for i := range writers {
+	for i := range n {
 		goWait(&wg, func() {
-			_, err := s.UpdateTask(context.Background(), user, task.ID,
-				taskUpdate{Title: ptr(fmt.Sprint("writer ", i)), IfMatch: ifMatch{task.UpdatedAt}})
-			var stale *staleError
-			switch {
+			switch err := write(i); {
 			case err == nil:
-				won.Add(1)
-			case errors.As(err, &stale):
-				lost.Add(1)
+				wonN.Add(1)
+			case refused(err):
+				lostN.Add(1)
 			default:
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	if won.Load() != 1 || lost.Load() != writers-1 {
-		t.Errorf("%d writers succeeded and %d were refused, want 1 and %d", won.Load(), lost.Load(), writers-1)
-	}
+	return wonN.Load(), lostN.Load()
 }
 
 // listWith returns what ListTasks gives for q, or with no limit in q,
@@ -655,25 +667,15 @@ func TestTaskLimitUnderConcurrency(t *testing.T) {
 		for range limit - 1 {
 			mustCreate(t, s, user, newTask{Title: "t"})
 		}
-		var created, refused atomic.Int64
-		var wg sync.WaitGroup
-		for i := range writers {
-			goWait(&wg, func() {
-				_, _, err := s.CreateTask(context.Background(), user, newTask{Title: fmt.Sprint("racer ", i)}, idempotencyKey{})
-				var tooMany *taskLimitError
-				switch {
-				case err == nil:
-					created.Add(1)
-				case errors.As(err, &tooMany):
-					refused.Add(1)
-				default:
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if created.Load() != 1 || refused.Load() != writers-1 {
-			t.Errorf("%d creates succeeded and %d were refused, want 1 and %d", created.Load(), refused.Load(), writers-1)
+		created, refused := race(t, writers, func(i int) error {
+			_, _, err := s.CreateTask(context.Background(), user, newTask{Title: fmt.Sprint("racer ", i)}, idempotencyKey{})
+			return err
+		}, func(err error) bool {
+			var tooMany *taskLimitError
+			return errors.As(err, &tooMany)
+		})
+		if created != 1 || refused != writers-1 {
+			t.Errorf("%d creates succeeded and %d were refused, want 1 and %d", created, refused, writers-1)
 		}
 		if n := len(listWith(t, s, user, listQuery{})); n != limit {
 			t.Errorf("the user has %d tasks, want %d", n, limit)
