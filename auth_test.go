@@ -281,7 +281,7 @@ func newTestAuthenticator(t testing.TB, cfg authConfig, clock *testClock) *authe
 
 // handler is the whole API on store, with the fixture's authentication.
 func (f *authFixture) handler(store taskStore) http.Handler {
-	return newServer(discardLogger(), store, testCORS, f.auth)
+	return newServer(discardLogger(), store, testCORS, f.auth, nil)
 }
 
 // bearer is the header pair for serve.
@@ -680,7 +680,7 @@ func TestAuthOff(t *testing.T) {
 	if !strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), "authentication is OFF") {
 		t.Errorf("no start-up warning:\n%s", buf.String())
 	}
-	h := newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil)
+	h := newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil, nil)
 	for _, header := range [][]string{nil, {"Authorization", "Bearer not-a-token"}} {
 		if rec := serve(t, h, "POST", "/api/u/tasks", `{"title": "t"}`, header...); rec.Code != http.StatusCreated {
 			t.Errorf("POST with %q: %d, want 201", header, rec.Code)
@@ -694,7 +694,7 @@ func TestAuthLog(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
 	var buf strings.Builder
-	h := newServer(slog.New(slog.NewTextHandler(&buf, nil)), newMemStore(defaultMaxTasks), testCORS, f.auth)
+	h := newServer(slog.New(slog.NewTextHandler(&buf, nil)), newMemStore(defaultMaxTasks), testCORS, f.auth, nil)
 	tok := f.ed.token(t, with(claimsFor(f.clock, "alice"), "exp", f.clock.now().Unix()-3600))
 	serve(t, h, "GET", "/api/alice/tasks", "", bearer(tok)...)
 	log := buf.String()

@@ -47,11 +47,11 @@ func benchServe(b *testing.B, h http.Handler, req *http.Request) {
 func BenchmarkHandlerGet(b *testing.B) {
 	store := newMemStore(defaultMaxTasks)
 	task := mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
-	benchRequest(b, newServer(discardLogger(), store, testCORS, nil), "GET", "/api/u/tasks/"+task.ID, "", http.StatusOK)
+	benchRequest(b, newServer(discardLogger(), store, testCORS, nil, nil), "GET", "/api/u/tasks/"+task.ID, "", http.StatusOK)
 }
 
 func BenchmarkHandlerCreate(b *testing.B) {
-	h := newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil)
+	h := newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil, nil)
 	benchRequest(b, h, "POST", "/api/u/tasks", `{"title": "Buy groceries", "description": "Milk, eggs, bread"}`, http.StatusCreated)
 }
 
@@ -60,7 +60,7 @@ func BenchmarkHandlerList1000(b *testing.B) {
 	for range 1000 {
 		mustCreate(b, store, "u", newTask{Title: "Buy groceries", Description: ptr("Milk, eggs, bread")})
 	}
-	benchRequest(b, newServer(discardLogger(), store, testCORS, nil), "GET", "/api/u/tasks", "", http.StatusOK)
+	benchRequest(b, newServer(discardLogger(), store, testCORS, nil, nil), "GET", "/api/u/tasks", "", http.StatusOK)
 }
 
 // BenchmarkMiddlewareOverhead measures what newServer adds around the bare
@@ -75,7 +75,7 @@ func BenchmarkMiddlewareOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	for _, rt := range routes(discardLogger(), mem, nil) {
+	for _, rt := range routes(discardLogger(), mem, nil, nil) {
 		mux.Handle(rt.pattern, rt.handler)
 	}
 	cases := []struct {
@@ -84,7 +84,7 @@ func BenchmarkMiddlewareOverhead(b *testing.B) {
 	}{
 		{"mux", "/api/u/tasks/" + task.ID, mux},
 		{"muxErrorsAsJSON", "/api/u/tasks/" + task.ID, muxErrorsAsJSON(discardLogger(), mux)},
-		{"newServer", "/api/u/tasks/" + task.ID, newServer(discardLogger(), mem, testCORS, nil)},
+		{"newServer", "/api/u/tasks/" + task.ID, newServer(discardLogger(), mem, testCORS, nil, nil)},
 	}
 	if raw := os.Getenv("TEST_DATABASE_URL"); raw != "" {
 		pg := openTestPostgres(b, raw)
@@ -96,7 +96,7 @@ func BenchmarkMiddlewareOverhead(b *testing.B) {
 		cases = append(cases, struct {
 			name, target string
 			h            http.Handler
-		}{"newServerOnPostgres", "/api/" + user + "/tasks/" + task.ID, newServer(discardLogger(), pg, testCORS, nil)})
+		}{"newServerOnPostgres", "/api/" + user + "/tasks/" + task.ID, newServer(discardLogger(), pg, testCORS, nil, nil)})
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -141,9 +141,9 @@ func BenchmarkAuthMiddleware(b *testing.B) {
 		name, token string
 		h           http.Handler
 	}{
-		{"off", "", newServer(discardLogger(), mem, testCORS, nil)},
-		{"EdDSA", f.ed.token(b, claims), newServer(discardLogger(), mem, testCORS, f.auth)},
-		{"HS256", f.hs.token(b, claims), newServer(discardLogger(), mem, testCORS, f.auth)},
+		{"off", "", newServer(discardLogger(), mem, testCORS, nil, nil)},
+		{"EdDSA", f.ed.token(b, claims), newServer(discardLogger(), mem, testCORS, f.auth, nil)},
+		{"HS256", f.hs.token(b, claims), newServer(discardLogger(), mem, testCORS, f.auth, nil)},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -188,7 +188,7 @@ func BenchmarkPostgresGetOverHTTP(b *testing.B) {
 	s := openTestPostgresWith(b, raw, func(o *pgOptions) { o.Prepare = true })
 	user := testRunID + "-bench"
 	task := mustCreate(b, s, user, newTask{Title: "Buy groceries"})
-	srv := httptest.NewServer(newServer(discardLogger(), s, testCORS, nil))
+	srv := httptest.NewServer(newServer(discardLogger(), s, testCORS, nil, nil))
 	defer srv.Close()
 	url := srv.URL + "/api/" + user + "/tasks/" + task.ID
 	b.SetParallelism(4)

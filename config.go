@@ -30,6 +30,7 @@ var envVars = []envVar{
 	{"PORT", defaultPort, "TCP port to listen on, on all interfaces; 0 picks a free one"},
 	{"DATABASE_URL", "unset: tasks are kept in memory only", "PostgreSQL URL, postgres:// or postgresql:// (Neon's works as is)"},
 	{"CORS_ORIGINS", defaultCORSOrigins, "browser origins allowed to call the API, comma-separated, or *"},
+	{"SHUTDOWN_DRAIN", "0s", "on SIGTERM, how long to wait for connections to end before stopping (0s to 5m; 3s behind a load balancer)"},
 	{"MAX_TASKS_PER_USER", strconv.Itoa(defaultMaxTasks), "most tasks one user may have; a create past it is a 409 (0: no limit)"},
 	{"DATABASE_TIMEOUT", defaultStoreTimeout.String(), "how long a request waits for PostgreSQL before a 503 (100ms to 20s)"},
 	{"DATABASE_MAX_CONNS", strconv.Itoa(defaultPgMaxConns), "most connections open to PostgreSQL at once"},
@@ -47,11 +48,12 @@ type lookupFunc func(key string) (string, bool)
 
 // config is everything the service reads from its environment.
 type config struct {
-	Addr                  string     // listen address, from PORT
-	Postgres              *pq.Config // nil: in-memory store
-	DroppedChannelBinding bool       // DATABASE_URL asked for channel_binding
-	Store                 pgOptions  // pool and deadline, from DATABASE_*
-	MaxTasks              int        // per user, from MAX_TASKS_PER_USER; 0 for no limit
+	Addr                  string        // listen address, from PORT
+	Postgres              *pq.Config    // nil: in-memory store
+	DroppedChannelBinding bool          // DATABASE_URL asked for channel_binding
+	Store                 pgOptions     // pool and deadline, from DATABASE_*
+	MaxTasks              int           // per user, from MAX_TASKS_PER_USER; 0 for no limit
+	ShutdownDrain         time.Duration // how long to drain on SIGTERM, from SHUTDOWN_DRAIN
 	CORS                  corsPolicy
 	Auth                  authConfig // bearer tokens, from AUTH_*
 }
@@ -98,6 +100,9 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 		return config{}, err
 	}
 	cfg.Store.MaxTasks = cfg.MaxTasks // the PostgreSQL store's copy
+	if cfg.ShutdownDrain, err = envDuration(lookupEnv, "SHUTDOWN_DRAIN", 0, 0, maxShutdownDrain); err != nil {
+		return config{}, err
+	}
 	if cfg.CORS, err = parseCORSOrigins(getenvDefault(lookupEnv, "CORS_ORIGINS", defaultCORSOrigins)); err != nil {
 		return config{}, err
 	}
@@ -112,6 +117,10 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 // keeps within one DATABASE_TIMEOUT in all, however many statements it
 // runs.
 const maxStoreTimeout = 20 * time.Second
+
+// maxShutdownDrain bounds SHUTDOWN_DRAIN: a supervisor's stop timeout
+// (systemd's TimeoutStopSec) must cover it and the shutdown after it.
+const maxShutdownDrain = 5 * time.Minute
 
 // loadPgOptions reads the pool and deadline settings.
 func loadPgOptions(lookupEnv lookupFunc) (pgOptions, error) {

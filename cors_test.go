@@ -18,7 +18,7 @@ func TestCORS(t *testing.T) {
 
 	t.Run("preflight answered without the store", func(t *testing.T) {
 		store := &stubStore{err: errors.New("store touched"), panics: true}
-		h := newServer(discardLogger(), store, testCORS, nil)
+		h := newServer(discardLogger(), store, testCORS, nil, nil)
 		for _, ep := range endpoints {
 			target := ep.target("u", missingID)
 			rec := serve(t, h, "OPTIONS", target, "", preflight(origin, ep.method)...)
@@ -72,7 +72,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("any origin", func(t *testing.T) {
-		h := newServer(discardLogger(), newMemStore(defaultMaxTasks), corsPolicy{anyOrigin: true}, nil)
+		h := newServer(discardLogger(), newMemStore(defaultMaxTasks), corsPolicy{anyOrigin: true}, nil, nil)
 		rec := serve(t, h, "OPTIONS", "/api/u/tasks", "", preflight("https://anywhere.example", "DELETE")...)
 		if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "*" ||
 			rec.Header().Get("Access-Control-Allow-Credentials") != "" {

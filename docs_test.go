@@ -193,7 +193,7 @@ func serveExample(t *testing.T, h http.Handler, method, target, body, taskID str
 			t.Fatal(err)
 		}
 		target = strings.Replace(target, taskID, task.ID, 1)
-		h = newServer(discardLogger(), store, testCORS, nil)
+		h = newServer(discardLogger(), store, testCORS, nil, nil)
 	}
 	return serve(t, h, method, target, body)
 }

@@ -318,7 +318,7 @@ func FuzzPathParams(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, escape bool, user, task string) {
 		r := endpoints[int(route)%len(endpoints)]
 		store := newMemStore(defaultMaxTasks)
-		h := newServer(discardLogger(), store, testCORS, nil)
+		h := newServer(discardLogger(), store, testCORS, nil, nil)
 		// The target belongs to the user exactly as fuzzed, so a request
 		// whose path decodes back to it can find it.
 		target, _, err := store.CreateTask(t.Context(), user, newTask{Title: "target"}, idempotencyKey{})

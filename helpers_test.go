@@ -85,7 +85,7 @@ var testCORS = corsPolicy{origins: []string{defaultCORSOrigins}}
 // newTestServer returns the full HTTP API on a fresh in-memory store.
 func newTestServer(t testing.TB) http.Handler {
 	t.Helper()
-	return newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil)
+	return newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil, nil)
 }
 
 // serve sends one request and returns the recorded response. An empty body
@@ -306,7 +306,7 @@ func onEachStore(t *testing.T, test func(t *testing.T, h http.Handler, user stri
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
 		s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
-		test(t, newServer(discardLogger(), s, testCORS, nil), newUserID(t))
+		test(t, newServer(discardLogger(), s, testCORS, nil, nil), newUserID(t))
 	})
 }
 
@@ -530,7 +530,34 @@ func startService(t *testing.T, bin, dir string, env ...string) *service {
 // launch starts bin and collects its stderr.
 func launch(t *testing.T, bin, dir string, env ...string) *service {
 	t.Helper()
-	cmd := exec.Command(bin)
+	return launchCmd(t, exec.Command(bin), dir, env...)
+}
+
+// startOnSocket starts bin as systemd's socket activation would: with the
+// listening socket ln as file descriptor 3, LISTEN_FDS=1 and LISTEN_PID set
+// to the process's own pid (by a shell that then execs bin, keeping its
+// pid). It returns once the service logs that it listens.
+func startOnSocket(t *testing.T, bin string, ln *net.TCPListener, env ...string) *service {
+	t.Helper()
+	f, err := ln.File() // a duplicate, for the child
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0"`, bin)
+	cmd.ExtraFiles = []*os.File{f}
+	s := launchCmd(t, cmd, t.TempDir(), env...)
+	if _, ok := s.waitForLine(t, regexp.MustCompile(`msg=listening .*inherited_socket=true`)); !ok {
+		t.Fatalf("service exited before listening on the inherited socket:\n%s", s.stderr())
+	}
+	s.base = "http://" + ln.Addr().String()
+	return s
+}
+
+// launchCmd starts cmd, the binary, in dir with only the given environment
+// (plus PATH, HOME and PORT=0), and collects its stderr.
+func launchCmd(t *testing.T, cmd *exec.Cmd, dir string, env ...string) *service {
+	t.Helper()
 	cmd.Dir = dir
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "PORT=0"}, env...)
 	pipe, err := cmd.StderrPipe()

@@ -207,7 +207,7 @@ func TestJWKSFetchFailures(t *testing.T) {
 			clock := newTestClock()
 			a := newTestAuthenticator(t, authConfig{JWKSURL: srv.URL}, clock)
 			a.keys.timeout = 200 * time.Millisecond // real time: the server does not answer at all
-			rec := serve(t, newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, a), "GET", "/api/u/tasks", "",
+			rec := serve(t, newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, a, nil), "GET", "/api/u/tasks", "",
 				bearer(ed.token(t, claimsFor(clock, "u")))...)
 			if rec.Code != http.StatusServiceUnavailable {
 				t.Errorf("status %d, want 503", rec.Code)

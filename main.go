@@ -26,9 +26,18 @@ func main() {
 	if exit, code := parseFlags(os.Args[1:], os.Stdout, os.Stderr); exit {
 		os.Exit(code)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.LookupEnv, ".env", os.Stderr); err != nil {
+	// The first SIGINT or SIGTERM starts the shutdown, a second cuts its
+	// drain short; buffered so that neither is missed.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	activated, err := socketActivation(os.LookupEnv, os.Getpid())
+	for _, name := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
+		os.Unsetenv(name) // for no child to take them for its own
+	}
+	if err == nil {
+		err = run(signals, activated, os.LookupEnv, ".env", os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "tasksvc: %v\n", err)
 		os.Exit(1)
 	}
@@ -47,10 +56,10 @@ const (
 	shutdownTimeout   = 10 * time.Second
 )
 
-// run starts the service and blocks until ctx is cancelled (SIGINT or
-// SIGTERM), then shuts down gracefully. It returns an error only when the
-// service cannot start or stops abnormally.
-func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io.Writer) error {
+// run starts the service (on the inherited socket when activated) and
+// serves until the first signal, then drains and shuts down gracefully. It
+// returns an error only when the service cannot start or stops abnormally.
+func run(signals <-chan os.Signal, activated bool, lookupEnv lookupFunc, dotenvPath string, stderr io.Writer) error {
 	lookupEnv, err := withDotenv(lookupEnv, dotenvPath)
 	if err != nil {
 		return err
@@ -60,46 +69,85 @@ func run(ctx context.Context, lookupEnv lookupFunc, dotenvPath string, stderr io
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-
+	ctx, cancel := context.WithCancel(context.Background()) // ends the store's start-up retries
+	defer cancel()
 	store, starting, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, inherited, err := listen(activated, cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
-	auth := startAuth(cfg.Auth, log)
-	srv := newHTTPServer(newServer(log, store, cfg.CORS, auth), log, readHeaderTimeout)
+	drain := &drainer{}
+	srv := newHTTPServer(newServer(log, store, cfg.CORS, startAuth(cfg.Auth, log), drain), log, readHeaderTimeout)
+	srv.ConnState = drain.trackConn
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String())
+	log.Info("listening", "addr", ln.Addr().String(), "inherited_socket", inherited)
 
-	var fatal error
-	for fatal == nil && ctx.Err() == nil {
-		select {
-		case err := <-serveErr:
-			return fmt.Errorf("serve: %w", err)
-		case err := <-starting:
-			starting = nil // a nil channel never fires again
-			if err != nil && ctx.Err() == nil {
-				fatal = fmt.Errorf("PostgreSQL at %s/%s: %w", cfg.Postgres.Host, cfg.Postgres.Database, err)
-			}
-		case <-ctx.Done():
-		}
+	fatal := waitForSignal(signals, serveErr, starting, cfg, log)
+	cancel()
+	if fatal == nil {
+		drainConnections(drain, ln, inherited, signals, cfg.ShutdownDrain, log)
 	}
 	log.Info("shutting down: finishing requests in flight")
-	// A fresh context: ctx is already cancelled, and Shutdown needs time to
-	// let the requests in flight finish.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
+	// A fresh context: Shutdown needs time to let the requests in flight
+	// finish.
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancelShutdown()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Warn("shutdown cut requests short", "err", err)
 	}
 	log.Info("stopped")
 	return fatal
+}
+
+// waitForSignal serves until the first signal (nil) or until the server or
+// the store's start-up fails for good (that error).
+func waitForSignal(signals <-chan os.Signal, serveErr <-chan error, starting <-chan error, cfg config, log *slog.Logger) error {
+	for {
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		case err := <-starting:
+			starting = nil // a nil channel never fires again
+			if err != nil {
+				return fmt.Errorf("PostgreSQL at %s/%s: %w", cfg.Postgres.Host, cfg.Postgres.Database, err)
+			}
+		case sig := <-signals:
+			log.Info("signal received: draining", "signal", sig.String(), "drain", cfg.ShutdownDrain)
+			return nil
+		}
+	}
+}
+
+// drainConnections is the drain: /readyz turns 503 and every answer closes
+// its connection at once; with an inherited socket the process stops
+// accepting (its successor accepts on the same socket), with its own it
+// goes on accepting for load balancers that still send until they see
+// /readyz fail. It then waits, up to limit, for the open connections to
+// end; a second signal ends the wait.
+func drainConnections(d *drainer, ln net.Listener, inherited bool, signals <-chan os.Signal, limit time.Duration, log *slog.Logger) {
+	allClosed := d.start()
+	if inherited {
+		ln.Close() // Serve returns; the socket stays open in the successor
+	}
+	if limit <= 0 {
+		return
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-allClosed:
+		log.Info("drained: every connection closed")
+	case <-timer.C:
+		log.Info("drain time is up")
+	case sig := <-signals:
+		log.Info("second signal: drain cut short", "signal", sig.String())
+	}
 }
 
 // newHTTPServer returns the http.Server that run serves h with, every limit

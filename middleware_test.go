@@ -98,7 +98,7 @@ func TestAccessLog(t *testing.T) {
 	t.Parallel()
 	var buf strings.Builder
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	h := newServer(log, newMemStore(defaultMaxTasks), testCORS, nil)
+	h := newServer(log, newMemStore(defaultMaxTasks), testCORS, nil, nil)
 	rec := serve(t, h, "POST", "/api/alice@example.com/tasks", `{"title": "secret plan"}`, "X-Request-ID", "req-1")
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("POST: %d", rec.Code)

@@ -136,9 +136,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
 	c := newSchemaChecker(t)
 	ok := newTestServer(t)
-	down := newServer(discardLogger(), &stubStore{err: fmt.Errorf("list: %w", errStoreUnavailable)}, testCORS, nil)
-	broken := newServer(discardLogger(), &stubStore{err: errors.New("boom")}, testCORS, nil)
-	full := newServer(discardLogger(), newMemStore(1), testCORS, nil)
+	down := newServer(discardLogger(), &stubStore{err: fmt.Errorf("list: %w", errStoreUnavailable)}, testCORS, nil, nil)
+	broken := newServer(discardLogger(), &stubStore{err: errors.New("boom")}, testCORS, nil, nil)
+	full := newServer(discardLogger(), newMemStore(1), testCORS, nil, nil)
+	drain := &drainer{}
+	drain.start()
+	draining := newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil, drain)
 	createTask(t, full, "u", `{"title": "the only one allowed"}`)
 	task := createTask(t, ok, "u", `{"title": "t", "description": "d"}`)
 	doomed := createTask(t, ok, "u", `{"title": "to delete"}`)
@@ -249,6 +252,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: "GET /readyz", server: ok, target: "/readyz", header: requestID("readyz-1"), status: 200},
 		{op: "GET /readyz", server: broken, target: "/readyz", status: 500},
 		{op: "GET /readyz", server: down, target: "/readyz", status: 503},
+		{op: "GET /readyz", server: draining, target: "/readyz", status: 503},
 		{op: "GET /openapi.json", server: down, target: "/openapi.json", header: requestID("openapi-1"), status: 200},
 		{op: "GET /docs", server: down, target: "/docs", header: requestID("docs-1"), status: 200},
 	}

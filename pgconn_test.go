@@ -158,7 +158,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	if err := s.Ping(t.Context()); !errors.Is(err, errStoreUnavailable) {
 		t.Errorf("ping: err = %v, want errStoreUnavailable", err)
 	}
-	h := newServer(discardLogger(), s, testCORS, nil)
+	h := newServer(discardLogger(), s, testCORS, nil, nil)
 	for _, ep := range endpoints {
 		target := ep.target("u", missingID)
 		rec := serve(t, h, ep.method, target, ep.body)
@@ -461,7 +461,7 @@ func TestPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newServer(discardLogger(), store, testCORS, nil)
+	h := newServer(discardLogger(), store, testCORS, nil, nil)
 	user := newUserID(t)
 	task := decodeAs[testTask](t, serve(t, h, "POST", "/api/"+user+"/tasks", `{"title": "kept", "description": "intact"}`), http.StatusCreated)
 	limit := opts.Timeout + 500*time.Millisecond // scheduling slack on a busy machine

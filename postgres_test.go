@@ -98,7 +98,7 @@ func TestPostgresListHoldsNoConnectionForASlowReader(t *testing.T) {
 	}
 	task := mustCreate(t, pg, other, newTask{Title: "t"})
 	store := &listSignal{taskStore: pg, user: slowUser, listed: make(chan struct{}, 1)}
-	h := newServer(discardLogger(), store, testCORS, nil)
+	h := newServer(discardLogger(), store, testCORS, nil, nil)
 	finished := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, tasksPath(slowUser)) {
@@ -152,7 +152,7 @@ func TestPostgresOutOfRangeETag(t *testing.T) {
 	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
 	user := newUserID(t)
 	task := mustCreate(t, s, user, newTask{Title: "t"})
-	h := newServer(discardLogger(), s, testCORS, nil)
+	h := newServer(discardLogger(), s, testCORS, nil, nil)
 	for _, tag := range []string{`"-gzzs93zls00"`, `"zzzzzzzzzzzz"`} {
 		rec := serve(t, h, "DELETE", "/api/"+user+"/tasks/"+task.ID, "", "If-Match", tag)
 		if rec.Code != http.StatusPreconditionFailed {
@@ -176,7 +176,7 @@ func TestPostgresExhaustedPoolIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	h := newServer(discardLogger(), s, testCORS, nil)
+	h := newServer(discardLogger(), s, testCORS, nil, nil)
 	variants := [][]string{nil, {"Idempotency-Key", "k"}, {"If-Match", etag(task)}}
 	var wg sync.WaitGroup // all at once: each waits out the store's timeout
 	for _, ep := range endpoints {

@@ -203,6 +203,9 @@ func answerFor(r *http.Request, err error) errorAnswer {
 	case errors.Is(err, errStoreUnavailable):
 		return errorAnswer{status: http.StatusServiceUnavailable, detail: "Database unavailable, try again shortly",
 			header: "Retry-After", value: retryAfterSeconds, logMsg: "store unavailable", level: slog.LevelWarn}
+	case errors.Is(err, errDraining):
+		return errorAnswer{status: http.StatusServiceUnavailable, detail: "Shutting down",
+			header: "Retry-After", value: retryAfterSeconds}
 	case errors.Is(err, errPanicked):
 		return errorAnswer{status: http.StatusInternalServerError, detail: "Internal Server Error"}
 	}

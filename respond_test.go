@@ -32,7 +32,7 @@ func TestStoreFailures(t *testing.T) {
 		for _, ep := range endpoints {
 			target := ep.target("u", missingID)
 			t.Run(tt.name+" "+ep.method+" "+target, func(t *testing.T) {
-				h := newServer(discardLogger(), tt.store, testCORS, nil)
+				h := newServer(discardLogger(), tt.store, testCORS, nil, nil)
 				rec := serve(t, h, ep.method, target, ep.body)
 				wantDetail(t, rec, tt.status, tt.detail)
 				if retry := rec.Header().Get("Retry-After"); (tt.status == 503) != (retry != "") {
@@ -53,7 +53,7 @@ func TestErrorLoggedOnceWithCause(t *testing.T) {
 	var buf strings.Builder
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	store := &stubStore{err: errors.New("disk on fire")}
-	rec := serve(t, newServer(log, store, testCORS, nil), "GET", "/api/u/tasks", "", "X-Request-ID", "req-9")
+	rec := serve(t, newServer(log, store, testCORS, nil, nil), "GET", "/api/u/tasks", "", "X-Request-ID", "req-9")
 	wantDetail(t, rec, http.StatusInternalServerError, "Internal Server Error")
 	if strings.Contains(rec.Body.String(), "fire") {
 		t.Errorf("the response shows the cause: %s", rec.Body.String())

@@ -12,16 +12,17 @@ import (
 
 // newServer returns the whole HTTP API: every route with its own
 // middleware, wrapped in what every response goes through, outermost
-// first: request ids, the access log and panic recovery; CORS (so a
-// preflight never reaches a route, and a 401 still carries the headers a
-// browser needs to read it); JSON 404 and 405 for paths no route takes.
-// A nil auth leaves the API open.
-func newServer(log *slog.Logger, store taskStore, cors corsPolicy, auth *authenticator) http.Handler {
+// first: request ids, the access log and panic recovery; Connection: close
+// while the service drains; CORS (so a preflight never reaches a route,
+// and a 401 still carries the headers a browser needs to read it); JSON
+// 404 and 405 for paths no route takes. A nil auth leaves the API open; a
+// nil drain never drains.
+func newServer(log *slog.Logger, store taskStore, cors corsPolicy, auth *authenticator, drain *drainer) http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range routes(log, store, auth) {
+	for _, rt := range routes(log, store, auth, drain) {
 		mux.Handle(rt.pattern, rt.handler)
 	}
-	return withLogging(log, withCORS(log, cors, muxErrorsAsJSON(log, mux)))
+	return withLogging(log, withDrain(drain, withCORS(log, cors, muxErrorsAsJSON(log, mux))))
 }
 
 // route is one endpoint: a net/http pattern and the handler that serves it.
@@ -33,7 +34,7 @@ type route struct {
 // routes lists every endpoint of the service. The /api/ routes need the
 // path's user to be authenticated (requireUser); the others are open.
 // openapi.json documents each route; a test holds the two to each other.
-func routes(log *slog.Logger, store taskStore, auth *authenticator) []route {
+func routes(log *slog.Logger, store taskStore, auth *authenticator, drain *drainer) []route {
 	user := func(h http.Handler) http.Handler { return requireUser(log, auth, h) }
 	return []route{
 		{"GET /api/{user_id}/tasks", user(handleListTasks(log, store))},
@@ -43,7 +44,7 @@ func routes(log *slog.Logger, store taskStore, auth *authenticator) []route {
 		{"DELETE /api/{user_id}/tasks/{task_id}", user(handleDeleteTask(log, store))},
 		{"PATCH /api/{user_id}/tasks/{task_id}/complete", user(handleToggleTask(log, store))},
 		{"GET /healthz", handleHealthz()},
-		{"GET /readyz", handleReadyz(log, store)},
+		{"GET /readyz", handleReadyz(log, store, drain)},
 		{"GET /openapi.json", handleOpenAPI()},
 		{"GET /docs", handleDocs()},
 	}
@@ -60,9 +61,14 @@ func handleHealthz() http.Handler {
 // probe gets an answer even while the database hangs.
 const readyzTimeout = 2 * time.Second
 
-// handleReadyz answers 200 when the store answers, 503 when it does not.
-func handleReadyz(log *slog.Logger, store taskStore) http.Handler {
+// handleReadyz answers 200 when the store answers, 503 when it does not or
+// when the service drains, so that a load balancer sends elsewhere.
+func handleReadyz(log *slog.Logger, store taskStore, drain *drainer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if drain.isDraining() {
+			writeError(w, r, log, errDraining)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), readyzTimeout)
 		defer cancel()
 		if err := store.Ping(ctx); err != nil {

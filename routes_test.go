@@ -12,7 +12,7 @@ import (
 func registeredRoutes(t testing.TB) []string {
 	t.Helper()
 	var patterns []string
-	for _, rt := range routes(discardLogger(), newMemStore(defaultMaxTasks), nil) {
+	for _, rt := range routes(discardLogger(), newMemStore(defaultMaxTasks), nil, nil) {
 		patterns = append(patterns, rt.pattern)
 	}
 	slices.Sort(patterns)
@@ -28,7 +28,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if rec := serve(t, h, "GET", "/readyz", ""); rec.Code != http.StatusOK {
 		t.Errorf("readyz on memory: %d", rec.Code)
 	}
-	down := newServer(discardLogger(), &stubStore{err: errStoreUnavailable}, testCORS, nil)
+	down := newServer(discardLogger(), &stubStore{err: errStoreUnavailable}, testCORS, nil, nil)
 	if rec := serve(t, down, "GET", "/healthz", ""); rec.Code != http.StatusOK {
 		t.Errorf("healthz with the store down: %d, want 200", rec.Code)
 	}

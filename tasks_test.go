@@ -331,7 +331,7 @@ func TestListStreamsLongLists(t *testing.T) {
 	t.Parallel()
 	mem := newMemStore(defaultMaxTasks)
 	store := &countingStore{taskStore: mem}
-	h := newServer(discardLogger(), store, testCORS, nil)
+	h := newServer(discardLogger(), store, testCORS, nil, nil)
 	for range listChunk {
 		mustCreate(t, mem, "u", newTask{Title: strings.Repeat("長", 50)})
 	}
@@ -398,12 +398,12 @@ func TestListFailure(t *testing.T) {
 	for range listChunk + 100 {
 		mustCreate(t, mem, "u", newTask{Title: "t"})
 	}
-	early := newServer(discardLogger(), failingListStore{mem, 0, new(atomic.Int64)}, testCORS, nil)
+	early := newServer(discardLogger(), failingListStore{mem, 0, new(atomic.Int64)}, testCORS, nil, nil)
 	wantDetail(t, serve(t, early, "GET", "/api/u/tasks", ""), http.StatusServiceUnavailable, "Database unavailable, try again shortly")
 
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	srv := httptest.NewServer(newServer(log, failingListStore{mem, 1, new(atomic.Int64)}, testCORS, nil))
+	srv := httptest.NewServer(newServer(log, failingListStore{mem, 1, new(atomic.Int64)}, testCORS, nil, nil))
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL + "/api/u/tasks")
 	if err != nil {
@@ -534,7 +534,7 @@ func TestWholeListWhileWritten(t *testing.T) {
 			}
 		}
 		writer := &writeBetweenPages{taskStore: s, t: t, user: user, volatile: volatile}
-		rec := serve(t, newServer(discardLogger(), writer, testCORS, nil), "GET", tasksPath(user), "")
+		rec := serve(t, newServer(discardLogger(), writer, testCORS, nil, nil), "GET", tasksPath(user), "")
 		listed := decodeAs[[]testTask](t, rec, http.StatusOK)
 		if writer.pages < 3 {
 			t.Fatalf("the list took %d pages; the test wants writes between several", writer.pages)
@@ -598,7 +598,7 @@ func TestListCutByTheClientIsLoggedAborted(t *testing.T) {
 		mustCreate(t, mem, "u", newTask{Title: strings.Repeat("x", maxTitleLen)})
 	}
 	var logs syncBuffer
-	h := newServer(slog.New(slog.NewTextHandler(&logs, nil)), mem, testCORS, nil)
+	h := newServer(slog.New(slog.NewTextHandler(&logs, nil)), mem, testCORS, nil, nil)
 	w := &failingWriter{ResponseRecorder: httptest.NewRecorder()}
 	func() {
 		defer func() {
