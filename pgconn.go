@@ -157,6 +157,18 @@ func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 	// as long as TCP takes to give up. Socket deadlines end that wait.
 	connector.Dialer(deadlineDialer{timeout: opts.Timeout})
 	db := sql.OpenDB(connector)
+	// The schema gets a connection of its own with longer socket
+	// deadlines: building an index a new version adds may take minutes on
+	// a large table, far longer than a request may wait.
+	schemaConnector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("configure PostgreSQL: %w", err)
+	}
+	schemaConnector.Dialer(deadlineDialer{timeout: schemaTimeout})
+	schemaDB := sql.OpenDB(schemaConnector)
+	schemaDB.SetMaxOpenConns(1)
+	schemaDB.SetConnMaxIdleTime(time.Minute) // closed soon after the start-up
+
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxIdleConns)
 	db.SetConnMaxIdleTime(opts.ConnMaxIdleTime)
@@ -165,7 +177,7 @@ func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &pgStore{db: db, timeout: opts.Timeout, maxTasks: opts.MaxTasks, log: log, prepare: opts.Prepare,
+	s := &pgStore{db: db, schemaDB: schemaDB, timeout: opts.Timeout, maxTasks: opts.MaxTasks, log: log, prepare: opts.Prepare,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.purgeLoop(keyPurgeInterval)
 	return s, nil
@@ -241,13 +253,24 @@ func (s *pgStore) applySchema(ctx context.Context) error {
 	return nil
 }
 
-// createSchema runs schema.sql in one transaction within the store's
-// timeout, holding an advisory lock so that instances starting together
-// take turns.
+// schemaTimeout bounds applying the schema once the server is reached: an
+// upgrade may build an index over every task (docs/configuration.md says
+// how to build it beforehand instead).
+const schemaTimeout = 15 * time.Minute
+
+// createSchema runs schema.sql in one transaction, holding an advisory
+// lock so that instances starting together take turns.
 func (s *pgStore) createSchema(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	// Reaching the server keeps the request timeout, so a database that is
+	// down is told from a slow schema as quickly as before.
+	pingCtx, cancelPing := context.WithTimeout(ctx, s.timeout)
+	defer cancelPing()
+	if err := s.schemaDB.PingContext(pingCtx); err != nil {
+		return classify("apply schema", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, schemaTimeout)
 	defer cancel()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.schemaDB.BeginTx(ctx, nil)
 	if err != nil {
 		return classify("apply schema", err)
 	}

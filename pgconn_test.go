@@ -519,3 +519,48 @@ func TestPostgresOutage(t *testing.T) {
 		return runtime.NumGoroutine() <= baseline
 	})
 }
+
+// TestPostgresSchemaOutlastsTheRequestTimeout: applying the schema may take
+// far longer than DATABASE_TIMEOUT (an upgrade building an index over a
+// large table): here it waits a while for another instance's schema lock,
+// and the store still starts rather than retrying for ever.
+func TestPostgresSchemaOutlastsTheRequestTimeout(t *testing.T) {
+	t.Parallel()
+	raw := testPostgresURL(t, "TEST_DATABASE_URL")
+	admin := openTestPostgres(t, raw)
+	holder, err := admin.db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	var holderPID int
+	if err := holder.QueryRowContext(t.Context(), `SELECT pg_backend_pid()`).Scan(&holderPID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.ExecContext(t.Context(), `SELECT pg_advisory_lock($1)`, schemaLockKey); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := parsePostgresURL(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := defaultPgOptions()
+	opts.Timeout = 100 * time.Millisecond
+	started := make(chan error, 1)
+	go func() {
+		s, err := openPostgres(t.Context(), cfg, opts)
+		if err == nil {
+			s.Close()
+		}
+		started <- err
+	}()
+	waitForLockWaiter(t, admin.db, holderPID)
+	// Held on: well past the request timeout before it is let go.
+	time.Sleep(10 * opts.Timeout)
+	if _, err := holder.ExecContext(t.Context(), `SELECT pg_advisory_unlock($1)`, schemaLockKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err != nil {
+		t.Errorf("a schema that took longer than DATABASE_TIMEOUT failed: %v", err)
+	}
+}

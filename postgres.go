@@ -46,6 +46,7 @@ func versionsArg(c ifMatch) any {
 // as PgBouncer or Neon's pooled endpoint, which cannot keep named ones.
 type pgStore struct {
 	db       *sql.DB
+	schemaDB *sql.DB // one connection, for schema.sql only (see newPostgres)
 	timeout  time.Duration
 	maxTasks int // per user; 0 for no limit
 	log      *slog.Logger
@@ -473,6 +474,7 @@ func (s *pgStore) Ping(ctx context.Context) error {
 func (s *pgStore) Close() error {
 	s.closing.Do(func() { close(s.stop) })
 	<-s.done
+	s.schemaDB.Close()
 	return s.db.Close()
 }
 

@@ -166,7 +166,7 @@ wait_for_line() {
 # in an empty directory (no .env); sets STARTED_PID and STARTED_URL.
 start_service() {
   local log=$1 dburl=$2
-  (cd "$tmp/run" && exec env DATABASE_URL="$dburl" PORT=0 "$tmp/tasksvc") 2>>"$log" &
+  (cd "$tmp/run" && exec env DATABASE_URL="$dburl" PORT=0 MAX_TASKS_PER_USER=0 "$tmp/tasksvc") 2>>"$log" &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
   wait_for_line "$log" 'msg=listening' "$STARTED_PID"

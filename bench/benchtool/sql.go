@@ -103,7 +103,7 @@ var scripts = []script{
 	{file: "update.sql", konst: "updateTaskSQL", params: []string{"user_id", "description", "newtitle", "setdesc", "newdesc", "newdone", "NULL"}, end: `\gset`, chain: true},
 	{file: "list.sql", konst: "listAllTasksSQL", params: []string{"listuser", "1001"}, end: `\aset l_`},
 	{file: "listsmall.sql", konst: "listAllTasksSQL", params: []string{"user_id", "1001"}, end: `\aset l_`, chain: true},
-	{file: "create.sql", konst: "createTaskSQL", params: []string{"FRESH", "cuser", "ctitle", "cdesc", "10000"}, end: `\gset c_`},
+	{file: "create.sql", konst: "createTaskSQL", params: []string{"FRESH", "cuser", "ctitle", "cdesc", "0"}, end: `\gset c_`},
 }
 
 // chainStart is run once per client: a random pool task to start the cycle.
