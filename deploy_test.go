@@ -216,9 +216,12 @@ func TestServiceBehindNginxRestartsWithoutErrors(t *testing.T) {
 	proxy := startNginx(t, upstreams)
 	l := startLoad(t, proxy.base, newUserID(t), 20, true, 50*time.Millisecond)
 	l.waitForAcks(t, 100)
+	var requests, retries int
 	report := func(phase string, allowErrors bool) {
 		errs := l.takeErrors()
-		t.Logf("%s: %d requests so far, %d client-visible errors, %d nginx retries so far", phase, l.requests.Load(), len(errs), proxy.retries(t))
+		r, n := int(l.requests.Load()), proxy.retries(t)
+		t.Logf("%s: %d requests, %d client-visible errors, %d nginx retries", phase, r-requests, len(errs), n-retries)
+		requests, retries = r, n
 		if len(errs) > 0 && !allowErrors {
 			t.Errorf("%s: %d client-visible errors: %q", phase, len(errs), errs)
 		}
