@@ -31,13 +31,12 @@ const (
 	jwksFetchTimeout = 5 * time.Second
 	maxJWKSBytes     = 1 << 20
 	// jwksRefetchInterval is the least time between two fetches of the key
-	// set, so tokens with made-up kids cannot turn this service into a
-	// flood against the key server.
-	jwksRefetchInterval = time.Minute
-	// jwksEmptyRetry replaces it while no key set was ever loaded: then no
-	// token can be checked at all, and the key server is most likely
-	// starting up alongside this service.
-	jwksEmptyRetry = 5 * time.Second
+	// set: short, because an issuer such as Better Auth publishes a new key
+	// at the moment it first signs with it, so a token may name a kid the
+	// set had not a moment ago; long enough that tokens with made-up kids
+	// cannot turn this service into a flood against the key server (one
+	// fetch at a time, at most one per interval).
+	jwksRefetchInterval = 5 * time.Second
 	// jwksMaxAge: an older key set is refreshed in the background, so a key
 	// removed from the set (revoked) stops being accepted.
 	jwksMaxAge = time.Hour
@@ -114,8 +113,9 @@ func (s *keySet) verify(kid, alg string, signed, sig []byte) (known, valid bool)
 	return known, false
 }
 
+
 // jwksCache holds the key set fetched from one URL. Reading it costs an
-// atomic load; fetches happen one at a time, at most once a minute (see
+// atomic load; fetches happen one at a time, at most once per interval (see
 // jwksRefetchInterval), and a failed fetch keeps the keys already held.
 type jwksCache struct {
 	url     string
@@ -126,10 +126,22 @@ type jwksCache struct {
 
 	set atomic.Pointer[keySet] // nil until a fetch succeeds
 
-	mu       sync.Mutex    // guards the fields below
-	tried    time.Time     // when the last fetch started
-	failed   bool          // whether the last fetch failed
-	fetching chan struct{} // non-nil while a fetch runs; closed when it ends
+	mu       sync.Mutex      // guards the fields below
+	tried    time.Time       // when the last fetch started
+	failed   bool            // whether the last fetch failed
+	fetching chan struct{}   // non-nil while a fetch runs; closed when it ends
+	seen     map[string]bool // every kid a fetched set has named, up to maxSeenKids
+}
+
+// maxSeenKids bounds jwksCache.seen; past it, it starts again from the
+// current set's kids.
+const maxSeenKids = 1000
+
+// seenKid reports whether a fetched set has named kid.
+func (c *jwksCache) seenKid(kid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[kid]
 }
 
 // newJWKSCache returns an empty cache for the key set at rawURL, fetched
@@ -159,11 +171,21 @@ func (c *jwksCache) verify(ctx context.Context, kid, alg string, signed, sig []b
 	set := c.set.Load()
 	known, valid := set.verify(kid, alg, signed, sig)
 	if !known {
-		if err := c.refetch(ctx); err != nil {
+		fetched, err := c.refetch(ctx)
+		if err != nil {
 			return err
 		}
 		set = c.set.Load()
 		known, valid = set.verify(kid, alg, signed, sig)
+		if !known && !fetched && kid != "" && !c.seenKid(kid) {
+			// The set was fetched less than jwksRefetchInterval ago, before
+			// this kid may have been published. (A kid some fetched set has
+			// named, usable or not, withdrawn or not, is no new key: that
+			// is a 401.) A 401 would send the user
+			// to sign in again for a token with the same kid; a 503 with
+			// Retry-After brings the retry after the next fetch is allowed.
+			return fmt.Errorf("%w: kid not in the key set, fetched less than %v ago", errKeysUnavailable, jwksRefetchInterval)
+		}
 	} else if c.now().Sub(set.fetched) > jwksMaxAge {
 		c.fetchInBackground()
 	}
@@ -180,8 +202,9 @@ func (c *jwksCache) verify(ctx context.Context, kid, alg string, signed, sig []b
 }
 
 // refetch waits for the fetch in flight, or starts one if the rate limit
-// allows, or returns at once.
-func (c *jwksCache) refetch(ctx context.Context) error {
+// allows; fetched says whether the set was fetched meanwhile, false when
+// the rate limit allowed no fetch.
+func (c *jwksCache) refetch(ctx context.Context) (fetched bool, err error) {
 	c.mu.Lock()
 	done := c.fetching
 	if done == nil && c.mayFetchLocked() {
@@ -189,13 +212,13 @@ func (c *jwksCache) refetch(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 	if done == nil {
-		return nil
+		return false, nil
 	}
 	select {
 	case <-done:
-		return nil
+		return true, nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w: waiting for the key set: %w", errKeysUnavailable, ctx.Err())
+		return false, fmt.Errorf("%w: waiting for the key set: %w", errKeysUnavailable, ctx.Err())
 	}
 }
 
@@ -212,11 +235,7 @@ func (c *jwksCache) fetchInBackground() {
 // mayFetchLocked reports whether the rate limit allows a fetch now; c.mu
 // must be held.
 func (c *jwksCache) mayFetchLocked() bool {
-	interval := jwksRefetchInterval
-	if c.set.Load() == nil {
-		interval = jwksEmptyRetry
-	}
-	return c.tried.IsZero() || c.now().Sub(c.tried) >= interval
+	return c.tried.IsZero() || c.now().Sub(c.tried) >= jwksRefetchInterval
 }
 
 // startFetchLocked runs one fetch in its own goroutine, so that a request
@@ -248,7 +267,7 @@ func (c *jwksCache) lastFailed() bool {
 // fetch gets the key set and, if it holds a usable key, replaces the one
 // held; otherwise the keys held are kept.
 func (c *jwksCache) fetch() error {
-	keys, err := c.download()
+	keys, kids, err := c.download()
 	if err != nil {
 		held := 0
 		if set := c.set.Load(); set != nil {
@@ -259,49 +278,60 @@ func (c *jwksCache) fetch() error {
 		return err
 	}
 	c.set.Store(&keySet{keys: keys, fetched: c.now()})
+	c.mu.Lock()
+	if c.seen == nil || len(c.seen)+len(kids) > maxSeenKids {
+		c.seen = make(map[string]bool, len(kids))
+	}
+	for _, kid := range kids {
+		c.seen[kid] = true
+	}
+	c.mu.Unlock()
 	c.log.Info("JWK set loaded", "url", redactedURL(c.url), "keys", len(keys))
 	return nil
 }
 
 // download fetches and parses the key set, within the timeout and size
 // limit.
-func (c *jwksCache) download() ([]*jwk, error) {
+func (c *jwksCache) download() ([]*jwk, []string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("JWKS request: %w", err)
+		return nil, nil, fmt.Errorf("JWKS request: %w", err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("get JWKS: %w", err)
+		return nil, nil, fmt.Errorf("get JWKS: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("get JWKS: status %d", resp.StatusCode)
+		return nil, nil, fmt.Errorf("get JWKS: status %d", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read JWKS: %w", err)
+		return nil, nil, fmt.Errorf("read JWKS: %w", err)
 	}
 	if len(body) > maxJWKSBytes {
-		return nil, fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
+		return nil, nil, fmt.Errorf("JWKS larger than %d bytes", maxJWKSBytes)
 	}
 	return c.parse(body)
 }
 
 // parse reads a JWK set, keeping the keys this service can use and logging
 // why each other one is skipped.
-func (c *jwksCache) parse(body []byte) ([]*jwk, error) {
+func (c *jwksCache) parse(body []byte) (keys []*jwk, kids []string, err error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("JWKS is not a JWK set: %w", err)
+		return nil, nil, fmt.Errorf("JWKS is not a JWK set: %w", err)
 	}
-	var keys []*jwk
 	for i, raw := range doc.Keys {
+		var named struct{ Kid string }
+		if json.Unmarshal(raw, &named) == nil && named.Kid != "" {
+			kids = append(kids, named.Kid)
+		}
 		k, err := parseJWK(raw)
 		if err != nil {
 			c.log.Info("JWK skipped", "index", i, "err", err)
@@ -310,9 +340,9 @@ func (c *jwksCache) parse(body []byte) ([]*jwk, error) {
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("JWKS has no usable key (Ed25519, RSA or P-256 for signing) among %d", len(doc.Keys))
+		return nil, nil, fmt.Errorf("JWKS has no usable key (Ed25519, RSA or P-256 for signing) among %d", len(doc.Keys))
 	}
-	return keys, nil
+	return keys, kids, nil
 }
 
 // rawJWK is a JWK as RFC 7517 and 7518 spell it.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,8 +63,11 @@ func TestJWKSKeyRotation(t *testing.T) {
 }
 
 // TestJWKSRefetchRateLimit: tokens with unknown kids fetch the set at most
-// once a minute, however many arrive at once; requests that need the fetch
-// in flight wait for it rather than start their own.
+// once per jwksRefetchInterval, however many arrive at once; requests that
+// need the fetch in flight wait for it rather than start their own. A kid
+// the fetch did not find is a 401; one that arrives before another fetch
+// is allowed is a 503 with Retry-After, since it may have been published
+// since.
 func TestJWKSRefetchRateLimit(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
@@ -91,18 +95,18 @@ func TestJWKSRefetchRateLimit(t *testing.T) {
 		t.Errorf("20 unknown kids at once: %d fetches, want 1", got)
 	}
 	f.clock.advance(jwksRefetchInterval - time.Second)
-	parallel(20, unknown, http.StatusUnauthorized)
+	parallel(20, unknown, http.StatusServiceUnavailable)
 	if got := f.jwks.hits.Load(); got != 1 {
-		t.Errorf("unknown kids within the minute: %d fetches, want still 1", got)
+		t.Errorf("unknown kids within the interval: %d fetches, want still 1", got)
 	}
-	// A minute on, a new key is published: all requests carrying it are
+	// An interval on, a new key is published: all requests carrying it are
 	// accepted, on one fetch.
 	next := edSigner(t, "ed-2")
 	f.jwks.serveKeys(f.ed.jwk, next.jwk)
 	f.clock.advance(time.Second)
 	parallel(20, func(int) string { return next.token(t, claimsFor(f.clock, "u")) }, http.StatusOK)
 	if got := f.jwks.hits.Load(); got != 2 {
-		t.Errorf("a minute later: %d fetches, want 2", got)
+		t.Errorf("an interval later: %d fetches, want 2", got)
 	}
 }
 
@@ -135,7 +139,7 @@ func TestJWKSStaleKeysKept(t *testing.T) {
 	if rec.Header().Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
-	// The server is back with the new key; a minute on, it is fetched.
+	// The server is back with the new key; an interval on, it is fetched.
 	f.jwks.serveKeys(f.ed.jwk, next.jwk)
 	f.clock.advance(jwksRefetchInterval)
 	if rec := serve(t, h, "GET", "/api/u/tasks", "", bearer(next.token(t, claimsFor(f.clock, "u")))...); rec.Code != http.StatusOK {
@@ -144,7 +148,7 @@ func TestJWKSStaleKeysKept(t *testing.T) {
 }
 
 // TestJWKSUnavailableAtStart: with no keys ever loaded, tokens are 503s,
-// and the set is tried again every 5 s rather than every minute.
+// and the set is tried again every jwksRefetchInterval (5 s).
 func TestJWKSUnavailableAtStart(t *testing.T) {
 	t.Parallel()
 	f := newAuthFixture(t)
@@ -157,7 +161,7 @@ func TestJWKSUnavailableAtStart(t *testing.T) {
 		t.Errorf("key server down: %d, want 503", got)
 	}
 	f.jwks.serveKeys(f.ed.jwk)
-	f.clock.advance(jwksEmptyRetry - time.Second)
+	f.clock.advance(jwksRefetchInterval - time.Second)
 	if got := call(); got != http.StatusServiceUnavailable || f.jwks.hits.Load() != 1 {
 		t.Errorf("within 5 s: %d after %d fetches, want 503 after 1", got, f.jwks.hits.Load())
 	}
@@ -300,5 +304,48 @@ func (c *jwksCache) idle() {
 	c.mu.Unlock()
 	if done != nil {
 		<-done
+	}
+}
+
+// TestJWKSRotationAcceptedWithinAnInterval: an issuer that publishes a new
+// key at the moment it first signs with it (as Better Auth does) gets its
+// tokens accepted within jwksRefetchInterval of their first use: a 503 with
+// Retry-After until the next fetch is allowed, never a 401 that would send
+// the user to sign in again for a token with the same kid. Made-up kids
+// meanwhile cost no fetch, and once a fetch shows they are not in the set,
+// they are 401s.
+func TestJWKSRotationAcceptedWithinAnInterval(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	h := f.handler(newMemStore(defaultMaxTasks))
+	call := func(s testSigner) *httptest.ResponseRecorder {
+		return serve(t, h, "GET", "/api/u/tasks", "", bearer(s.token(t, claimsFor(f.clock, "u")))...)
+	}
+	if rec := call(f.ed); rec.Code != http.StatusOK || f.jwks.hits.Load() != 1 {
+		t.Fatalf("first token: %d after %d fetches", rec.Code, f.jwks.hits.Load())
+	}
+	rotated := edSigner(t, "ed-rotated")
+	f.jwks.serveKeys(f.ed.jwk, rotated.jwk) // published as it first signs
+	rec := call(rotated)
+	wantDetail(t, rec, http.StatusServiceUnavailable, "Authentication unavailable, try again shortly")
+	if got, want := rec.Header().Get("Retry-After"), strconv.Itoa(int(jwksRefetchInterval/time.Second)); got != want {
+		t.Errorf("Retry-After %q, want %q: the time until the next fetch is allowed", got, want)
+	}
+	for i := range 20 {
+		if rec := call(edSigner(t, fmt.Sprint("made-up-", i))); rec.Code != http.StatusServiceUnavailable {
+			t.Errorf("made-up kid within the interval: %d, want 503", rec.Code)
+		}
+	}
+	if got := f.jwks.hits.Load(); got != 1 {
+		t.Errorf("%d fetches within the interval, want 1", got)
+	}
+	f.clock.advance(jwksRefetchInterval)
+	if rec := call(rotated); rec.Code != http.StatusOK || f.jwks.hits.Load() != 2 {
+		t.Errorf("the rotated key %v after its first use: %d after %d fetches, want 200 after 2", jwksRefetchInterval, rec.Code, f.jwks.hits.Load())
+	}
+	f.clock.advance(jwksRefetchInterval)
+	wantUnauthorized(t, call(edSigner(t, "made-up-after")), "Invalid token", "")
+	if got := f.jwks.hits.Load(); got != 3 {
+		t.Errorf("%d fetches, want 3", got)
 	}
 }
