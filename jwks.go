@@ -113,7 +113,6 @@ func (s *keySet) verify(kid, alg string, signed, sig []byte) (known, valid bool)
 	return known, false
 }
 
-
 // jwksCache holds the key set fetched from one URL. Reading it costs an
 // atomic load; fetches happen one at a time, at most once per interval (see
 // jwksRefetchInterval), and a failed fetch keeps the keys already held.
