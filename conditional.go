@@ -85,7 +85,12 @@ func tagVersion(tag string) (time.Time, bool) {
 // noneMatch reports whether If-None-Match names t's current ETag (weak
 // comparison, as RFC 9110 asks for GET) or is "*".
 func noneMatch(header string, t Task) bool {
-	current := etag(t)
+	return namesTag(header, etag(t))
+}
+
+// namesTag reports whether an If-None-Match value names the current
+// entity tag, weakly compared, or is "*".
+func namesTag(header, current string) bool {
 	for _, tag := range entityTags(header) {
 		if tag == "*" || strings.TrimPrefix(tag, "W/") == current {
 			return true

@@ -622,7 +622,7 @@ func TestServiceRefusesBadAuthConfig(t *testing.T) {
 // whole list of a user with 300 tasks of 5,000 characters, and 20 that ask
 // for a page of 1,000, and never read their answers, hold no database
 // connection: for seconds after, other users' reads, lists and creates all
-// answer 2xx, each well within the store's timeout, on a pool of 10.
+// answer 2xx, each within the store's timeout, on a pool of 10.
 func TestServiceServesOthersWhileClientsDoNotRead(t *testing.T) {
 	t.Parallel()
 	dbURL := testPostgresURL(t, "TEST_DATABASE_URL")
@@ -655,7 +655,9 @@ func TestServiceServesOthersWhileClientsDoNotRead(t *testing.T) {
 		p := probes[n%len(probes)]
 		began := time.Now()
 		code, body := s.call(t, p.method, p.path, p.body)
-		if took := time.Since(began); code/100 != 2 || took > timeout/2 {
+		// A pinned pool would make it a 503 after the timeout; a busy
+		// machine may make it slow, but not that slow.
+		if took := time.Since(began); code/100 != 2 || took >= timeout {
 			t.Fatalf("%s %s after %d probes: %d in %v: %s", p.method, p.path, n, code, took, body)
 		}
 	}

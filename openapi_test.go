@@ -149,6 +149,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	// A task for the conditional requests, written only by the last of them.
 	guarded := "/api/u/tasks/" + createTask(t, ok, "u", `{"title": "guarded"}`).ID
 	guardedTag := serve(t, ok, "GET", guarded, "").Header().Get("ETag")
+	docsTag := serve(t, ok, "GET", "/docs", "").Header().Get("ETag")
+	cssTag := serve(t, ok, "GET", "/docs/swagger-ui.css", "").Header().Get("ETag")
 	// Three tasks, so that a page of two links to a next page.
 	for i := range 3 {
 		createTask(t, ok, "pager", fmt.Sprintf(`{"title": "page %d"}`, i))
@@ -255,6 +257,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: "GET /readyz", server: draining, target: "/readyz", status: 503},
 		{op: "GET /openapi.json", server: down, target: "/openapi.json", header: requestID("openapi-1"), status: 200},
 		{op: "GET /docs", server: down, target: "/docs", header: requestID("docs-1"), status: 200},
+		{op: "GET /docs", server: ok, target: "/docs", header: []string{"If-None-Match", docsTag}, status: 304},
+		{op: "GET /docs/{asset}", server: ok, target: "/docs/swagger-ui.css", header: requestID("docs-2"), status: 200},
+		{op: "GET /docs/{asset}", server: ok, target: "/docs/swagger-init.js", status: 200},
+		{op: "GET /docs/{asset}", server: ok, target: "/docs/favicon-32x32.png", status: 200},
+		{op: "GET /docs/{asset}", server: ok, target: "/docs/swagger-ui.css", header: []string{"If-None-Match", cssTag}, status: 304},
+		{op: "GET /docs/{asset}", server: ok, target: "/docs/swagger-ui.css.map", status: 404},
 	}
 	cases = append(cases, methodNotAllowedCases(c, ok, task.ID)...)
 	cases = append(cases, authCases(t, task.ID)...)

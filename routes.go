@@ -47,6 +47,7 @@ func routes(log *slog.Logger, store taskStore, auth *authenticator, drain *drain
 		{"GET /readyz", handleReadyz(log, store, drain)},
 		{"GET /openapi.json", handleOpenAPI()},
 		{"GET /docs", handleDocs()},
+		{"GET /docs/{asset}", handleDocsAsset(log)},
 	}
 }
 

@@ -209,8 +209,8 @@ call GET "$base/openapi.json"
 expect 200 "GET /openapi.json: the API description"
 case $(field openapi) in 3.1.*) ;; *) fail "openapi = '$(field openapi)', want 3.1.x" ;; esac
 call GET "$base/docs"
-expect 200 "GET /docs: the API reference page"
-grep -q '<html' <<<"$body" || fail "/docs is not an HTML page"
+expect 200 "GET /docs: Swagger UI"
+grep -q 'swagger-ui-bundle.js' <<<"$body" || fail "/docs is not Swagger UI's page"
 
 # Invalid requests, straight to the service.
 etasks="$errors/api/$user/tasks"
