@@ -415,6 +415,22 @@ func checkPathSuccess(t *testing.T, h http.Handler, rec *httptest.ResponseRecord
 		if escape && (len(tasks) != 1 || tasks[0].ID != target.ID) {
 			t.Fatalf("%s listed %d tasks, want the target only", what, len(tasks))
 		}
+	case bytes.HasPrefix(body, []byte(`{"changes":`)): // the change feed, from the start
+		var feed struct {
+			Changes []struct {
+				Op   string
+				Task testTask
+			}
+		}
+		if err := json.Unmarshal(body, &feed); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range feed.Changes {
+			wantUser(c.Task.UserID)
+		}
+		if escape && (len(feed.Changes) != 1 || feed.Changes[0].Task.ID != target.ID) {
+			t.Fatalf("%s gave %d changes, want the target only", what, len(feed.Changes))
+		}
 	case bytes.Contains(body, []byte(`"message"`)): // a delete
 		if string(body) != `{"message":"Task deleted successfully"}` {
 			t.Fatalf("%s: %s", what, body)

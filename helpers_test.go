@@ -238,6 +238,7 @@ var endpoints = []endpoint{
 	{"PUT", "/api/{user_id}/tasks/{task_id}", http.StatusOK, `{"title": "t"}`},
 	{"DELETE", "/api/{user_id}/tasks/{task_id}", http.StatusOK, ""},
 	{"PATCH", "/api/{user_id}/tasks/{task_id}/complete", http.StatusOK, ""},
+	{"GET", "/api/{user_id}/tasks/changes", http.StatusOK, ""},
 }
 
 // op names the endpoint as openapi.json and the mux do: "METHOD /pattern".
@@ -286,6 +287,9 @@ func (s *stubStore) CreateTask(context.Context, string, newTask, idempotencyKey)
 	return Task{}, false, s.fail()
 }
 func (s *stubStore) GetTask(context.Context, string, string) (Task, error) { return Task{}, s.fail() }
+func (s *stubStore) Changes(context.Context, string, changesQuery) (changesPage, error) {
+	return changesPage{}, s.fail()
+}
 func (s *stubStore) UpdateTask(context.Context, string, string, taskUpdate) (Task, error) {
 	return Task{}, s.fail()
 }
@@ -477,7 +481,7 @@ func deleteTestRows(raw string) error {
 		return err
 	}
 	defer s.Close()
-	for _, table := range []string{"task", "idempotency_key", "task_user"} {
+	for _, table := range []string{"task", "idempotency_key", "task_user", "task_tombstone"} {
 		if _, err := s.db.Exec(`DELETE FROM `+table+` WHERE user_id LIKE $1`, testRunID+"%"); err != nil {
 			return err
 		}

@@ -39,6 +39,24 @@ type memUser struct {
 	done     []*Task
 	keys     map[string]memKey
 	keyOrder []memKeyRef // the user's keys, oldest first (some forgotten since)
+
+	// The change feed, as task_user, task.change and task_tombstone keep
+	// it in PostgreSQL: changes numbers the user's writes; log holds one
+	// entry per write in that order, of which only the latest per task
+	// (latest) counts, a delete's until it is forgotten after
+	// tombstoneRetention, which moves forgotten on.
+	changes   int64
+	forgotten int64
+	log       []memChange
+	latest    map[string]int64 // task id → the number of its last write
+}
+
+// memChange is one write in a user's change log.
+type memChange struct {
+	change  int64
+	id      string
+	deleted bool
+	at      time.Time
 }
 
 // memKey is a recorded answer to an idempotency key.
@@ -131,16 +149,19 @@ func (m *memStore) CreateTask(_ context.Context, userID string, in newTask, key 
 		return Task{}, false, fmt.Errorf("create task: %w", &taskLimitError{Limit: m.maxTasks})
 	}
 	u.insert(t)
+	m.logChange(u, t.ID, false)
 	m.record(u, userID, key, *t)
 	return t.clone(), false, nil
 }
 
 // user returns the user's data, made empty if there is none; the caller
-// holds the write lock and calls dropIfEmpty when it is done.
+// holds the write lock and calls dropIfEmpty when it is done. A user who
+// has written is kept, counter and tombstones, as PostgreSQL keeps the
+// task_user row.
 func (m *memStore) user(userID string) *memUser {
 	u := m.users[userID]
 	if u == nil {
-		u = &memUser{byID: make(map[string]*Task), keys: make(map[string]memKey)}
+		u = &memUser{byID: make(map[string]*Task), keys: make(map[string]memKey), latest: make(map[string]int64)}
 		m.users[userID] = u
 	}
 	return u
@@ -245,7 +266,7 @@ func (m *memStore) forgetExpiredKeys() {
 // dropIfEmpty forgets a user left with neither tasks nor keys, so the store
 // keeps no trace of them; the caller holds the write lock.
 func (m *memStore) dropIfEmpty(userID string) {
-	if u := m.users[userID]; u != nil && len(u.byID) == 0 && len(u.keys) == 0 {
+	if u := m.users[userID]; u != nil && len(u.byID) == 0 && len(u.keys) == 0 && u.changes == 0 {
 		delete(m.users, userID)
 	}
 }
@@ -299,7 +320,9 @@ func (m *memStore) DeleteTask(_ context.Context, userID, id string, cond ifMatch
 	if !cond.met(t.UpdatedAt) {
 		return &staleError{Current: t.clone()}
 	}
-	m.users[userID].remove(t)
+	u := m.users[userID]
+	u.remove(t)
+	m.logChange(u, id, true)
 	return nil
 }
 
@@ -328,6 +351,10 @@ func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempote
 	if answer, found, err := m.recordedAnswer(u, key); found || err != nil {
 		return answer, found, err
 	}
+	// As updateTaskSQL and toggleTaskSQL do, the number is taken before the
+	// task is looked at: a write that then changes nothing leaves a gap.
+	u.changes++
+	number := u.changes
 	t, ok := u.byID[id]
 	if !ok {
 		return Task{}, false, fmt.Errorf("%s: %w", op, errTaskNotFound)
@@ -347,8 +374,70 @@ func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempote
 		*t = changed
 		u.insert(t)
 	}
+	u.logAt(number, id, false, m.now())
 	m.record(u, userID, key, changed)
 	return changed.clone(), false, nil
+}
+
+// logChange numbers a create or a delete with the user's next change and
+// logs it; the caller holds the write lock.
+func (m *memStore) logChange(u *memUser, id string, deleted bool) {
+	u.changes++
+	u.logAt(u.changes, id, deleted, m.now())
+}
+
+// logAt logs the write numbered change as the task's latest, forgets the
+// deletes past tombstoneRetention, and compacts the log once most of it
+// is superseded, so the log stays in proportion to the tasks and
+// tombstones kept.
+func (u *memUser) logAt(change int64, id string, deleted bool, now time.Time) {
+	u.log = append(u.log, memChange{change: change, id: id, deleted: deleted, at: now})
+	u.latest[id] = change
+	for len(u.log) > 0 {
+		oldest := u.log[0]
+		current := u.latest[oldest.id] == oldest.change
+		if current && !(oldest.deleted && now.Sub(oldest.at) >= tombstoneRetention) {
+			break // the oldest entry still counts
+		}
+		if current {
+			delete(u.latest, oldest.id) // a tombstone past its retention
+			u.forgotten = max(u.forgotten, oldest.change)
+		}
+		u.log = u.log[1:]
+	}
+	if len(u.log) > 2*len(u.latest)+16 {
+		u.log = slices.DeleteFunc(u.log, func(c memChange) bool { return u.latest[c.id] != c.change })
+	}
+}
+
+// Changes implements taskStore: a binary search finds the first change
+// after the cursor in the log, and the entries superseded since are
+// skipped.
+func (m *memStore) Changes(_ context.Context, userID string, q changesQuery) (changesPage, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	u := m.users[userID]
+	if u == nil {
+		return pageOfChanges(q, 0, 0, nil)
+	}
+	var since int64
+	if q.Since != nil {
+		since = *q.Since
+	}
+	i, _ := slices.BinarySearchFunc(u.log, since+1, func(c memChange, n int64) int { return cmp.Compare(c.change, n) })
+	var changes []taskChange
+	for ; i < len(u.log) && len(changes) <= q.Limit; i++ {
+		c := u.log[i]
+		switch {
+		case u.latest[c.id] != c.change, c.deleted && q.Since == nil:
+			continue // superseded; or a delete, when only the current tasks are asked for
+		case c.deleted:
+			changes = append(changes, taskChange{Change: c.change, Deleted: true, Task: Task{ID: c.id}})
+		default:
+			changes = append(changes, taskChange{Change: c.change, Task: u.byID[c.id].clone()})
+		}
+	}
+	return pageOfChanges(q, u.changes, u.forgotten, changes)
 }
 
 // later returns the later of two times.

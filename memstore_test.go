@@ -83,8 +83,7 @@ func TestMemStoreKeysExpire(t *testing.T) {
 }
 
 // TestMemStoreForgetsIdleUsersKeys: a user who stops writing keeps no keys
-// past the retention: another user's write forgets them, and a user left
-// with neither tasks nor keys leaves no trace.
+// past the retention: another user's write forgets them.
 func TestMemStoreForgetsIdleUsersKeys(t *testing.T) {
 	t.Parallel()
 	s := newMemStore(defaultMaxTasks)
@@ -103,8 +102,10 @@ func TestMemStoreForgetsIdleUsersKeys(t *testing.T) {
 	mustCreate(t, s, "busy", newTask{Title: "t"})
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if u, ok := s.users["idle"]; ok {
-		t.Errorf("the idle user is still held, with %d keys and %d tasks", len(u.keys), len(u.byID))
+	// The user's change counter stays, as its task_user row does in
+	// PostgreSQL; its keys and tasks do not.
+	if u := s.users["idle"]; u != nil && (len(u.keys) != 0 || len(u.byID) != 0) {
+		t.Errorf("the idle user still holds %d keys and %d tasks", len(u.keys), len(u.byID))
 	}
 	if len(s.expiries) != 0 {
 		t.Errorf("%d expired keys are still queued", len(s.expiries))
@@ -128,4 +129,21 @@ func TestMemStoreKeepsKeyRefsInProportion(t *testing.T) {
 	if len(u.keys) != maxKeysPerUser || len(u.keyOrder) > 2*maxKeysPerUser+16 {
 		t.Errorf("%d keys held through %d refs, want %d through at most %d", len(u.keys), len(u.keyOrder), maxKeysPerUser, 2*maxKeysPerUser+16)
 	}
+}
+
+// storeWithForgottenDeletes returns a memory store whose user "u" created
+// and deleted a task more than tombstoneRetention ago, then wrote again:
+// the delete is forgotten, so a cursor from before it is expired.
+func storeWithForgottenDeletes(t testing.TB) *memStore {
+	t.Helper()
+	s := newMemStore(defaultMaxTasks)
+	clock := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	gone := mustCreate(t, s, "u", newTask{Title: "deleted long ago"})
+	if err := s.DeleteTask(t.Context(), "u", gone.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(tombstoneRetention + time.Hour)
+	mustCreate(t, s, "u", newTask{Title: "recent"})
+	return s
 }

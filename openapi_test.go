@@ -150,6 +150,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	guarded := "/api/u/tasks/" + createTask(t, ok, "u", `{"title": "guarded"}`).ID
 	guardedTag := serve(t, ok, "GET", guarded, "").Header().Get("ETag")
 	docsTag := serve(t, ok, "GET", "/docs", "").Header().Get("ETag")
+	expired := newServer(discardLogger(), storeWithForgottenDeletes(t), testCORS, nil, nil)
 	cssTag := serve(t, ok, "GET", "/docs/swagger-ui.css", "").Header().Get("ETag")
 	// Three tasks, so that a page of two links to a next page.
 	for i := range 3 {
@@ -166,6 +167,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		update = "PUT /api/{user_id}/tasks/{task_id}"
 		del    = "DELETE /api/{user_id}/tasks/{task_id}"
 		toggle = "PATCH /api/{user_id}/tasks/{task_id}/complete"
+		feed   = "GET /api/{user_id}/tasks/changes"
 		stale  = `"0"` // a well-formed ETag that names no version of any task
 	)
 	tooBig := `{"title": "t"}` + strings.Repeat(" ", maxBodyBytes)
@@ -184,6 +186,14 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: list, server: ok, target: "/api/u/tasks?limit=5.0&after=page-2", status: 422},
 		{op: list, server: broken, target: "/api/u/tasks", status: 500},
 		{op: list, server: down, target: "/api/u/tasks?limit=10", status: 503},
+
+		{op: feed, server: ok, target: "/api/u/tasks/changes", header: requestID("feed-1"), status: 200},
+		{op: feed, server: ok, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(0, "u") + "&limit=1", status: 200},
+		{op: feed, server: ok, target: "/api/./tasks/changes", status: 404},
+		{op: feed, server: expired, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(1, "u"), status: 410},
+		{op: feed, server: ok, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(0, "someone-else") + "&limit=0", status: 422},
+		{op: feed, server: broken, target: "/api/u/tasks/changes", status: 500},
+		{op: feed, server: down, target: "/api/u/tasks/changes", status: 503},
 
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "Buy groceries", "description": "Milk, eggs, bread"}`, status: 201},
 		{op: create, server: ok, target: "/api/a%20b%2Fc/tasks", body: `{"title": "escaped user"}`, header: requestID("create-1"), status: 201},
@@ -444,8 +454,8 @@ func TestOpenAPISecurityMatchesAuth(t *testing.T) {
 			}
 		}
 	}
-	if protected != 6 {
-		t.Errorf("%d operations require bearerAuth, want the six under /api/", protected)
+	if protected != len(endpoints) {
+		t.Errorf("%d operations require bearerAuth, want the %d under /api/", protected, len(endpoints))
 	}
 
 	schemes, _ := c.doc["components"].(map[string]any)["securitySchemes"].(map[string]any)
@@ -494,10 +504,11 @@ func methodNotAllowedCases(c schemaChecker, h http.Handler, taskID string) []res
 	ops := documentedOperations(c)
 	for _, op := range ops {
 		_, path, _ := strings.Cut(op, " ")
+		target := concretePath(path, "u", taskID)
+		allowed := allowedMethods(ops, target)
 		for _, method := range []string{"DELETE", "PUT", "POST", "PATCH", "GET"} {
-			if !slices.Contains(ops, method+" "+path) {
-				cases = append(cases, responseCase{op: op, server: h, method: method,
-					target: concretePath(path, "u", taskID), status: 405})
+			if !slices.Contains(allowed, method) {
+				cases = append(cases, responseCase{op: op, server: h, method: method, target: target, status: 405})
 				break
 			}
 		}
@@ -505,22 +516,52 @@ func methodNotAllowedCases(c schemaChecker, h http.Handler, taskID string) []res
 	return cases
 }
 
+// allowedMethods returns the methods documented for every path template
+// that target matches (as the router matches it: a {parameter} takes any
+// one segment), HEAD coming with GET, sorted: what a 405's Allow names.
+// /api/u/tasks/changes is a task path too, for PUT and DELETE.
+func allowedMethods(ops []string, target string) []string {
+	var methods []string
+	for _, op := range ops {
+		method, path, _ := strings.Cut(op, " ")
+		if !templateMatches(path, target) || slices.Contains(methods, method) {
+			continue
+		}
+		methods = append(methods, method)
+		if method == "GET" {
+			methods = append(methods, "HEAD")
+		}
+	}
+	slices.Sort(methods)
+	return methods
+}
+
+// templateMatches reports whether a documented path template matches a
+// concrete path, segment by segment.
+func templateMatches(template, path string) bool {
+	ts, ps := strings.Split(template, "/"), strings.Split(path, "/")
+	if len(ts) != len(ps) {
+		return false
+	}
+	for i := range ts {
+		if ts[i] != ps[i] && !strings.HasPrefix(ts[i], "{") {
+			return false
+		}
+	}
+	return true
+}
+
 // TestAllowHeaderListsDocumentedMethods: a 405's Allow header names the
-// methods openapi.json documents for the path, HEAD coming with GET.
+// methods openapi.json documents for the paths the request's path matches,
+// HEAD coming with GET.
 func TestAllowHeaderListsDocumentedMethods(t *testing.T) {
 	t.Parallel()
 	c := newSchemaChecker(t)
 	h := newTestServer(t)
-	methods := make(map[string][]string) // path → documented methods
-	for _, op := range documentedOperations(c) {
-		method, path, _ := strings.Cut(op, " ")
-		methods[path] = append(methods[path], method)
-		if method == "GET" {
-			methods[path] = append(methods[path], "HEAD")
-		}
-	}
-	for path, want := range methods {
-		slices.Sort(want)
+	ops := documentedOperations(c)
+	for _, op := range ops {
+		_, path, _ := strings.Cut(op, " ")
+		want := allowedMethods(ops, concretePath(path, "u", missingID))
 		rec := serve(t, h, "TRACE", concretePath(path, "u", missingID), "")
 		if rec.Code != http.StatusMethodNotAllowed {
 			t.Errorf("TRACE %s: status %d, want 405", path, rec.Code)

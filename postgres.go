@@ -3,10 +3,10 @@ package main
 // The PostgreSQL store: each method with the statement it runs, written out
 // in full. Every statement is scoped by user_id and is one round trip; how
 // statements reach the server (prepared or not, deadlines, retries at
-// start-up, driver errors) is pgconn.go's business.
+// start-up, driver errors) is pgconn.go's business, idempotency keys
+// pgkeys.go's, the change feed pgfeed.go's.
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,9 +19,6 @@ import (
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 )
-
-// retentionSeconds is idempotencyRetention as a statement argument.
-var retentionSeconds = int(idempotencyRetention / time.Second)
 
 // versionsArg is a write's precondition as a statement argument: NULL for
 // none, else the array of versions it accepts. The statements check it in
@@ -69,7 +66,7 @@ var _ taskStore = (*pgStore)(nil)
 
 // allStatements are the statements a request may run, prepared once per
 // connection when the store prepares statements.
-var allStatements = []string{listAllTasksSQL, listTasksByStateSQL, listTasksAfterSQL, listTasksByStateAfterSQL,
+var allStatements = []string{changesSQL, listAllTasksSQL, listTasksByStateSQL, listTasksAfterSQL, listTasksByStateAfterSQL,
 	createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL,
 	createTaskKeyedSQL, toggleTaskKeyedSQL, recordedAnswerSQL, forgetExpiredKeySQL}
 
@@ -165,13 +162,13 @@ func (s *pgStore) ListTasks(ctx context.Context, userID string, q listQuery) ([]
 // limit. The id is made by the caller (newTaskID), the times by the
 // database.
 const createTaskSQL = `WITH slot AS (
-		INSERT INTO task_user AS u (user_id, tasks) VALUES ($2::text, 1)
-		ON CONFLICT (user_id) DO UPDATE SET tasks = u.tasks + 1
+		INSERT INTO task_user AS u (user_id, tasks, changes) VALUES ($2::text, 1, 1)
+		ON CONFLICT (user_id) DO UPDATE SET tasks = u.tasks + 1, changes = u.changes + 1
 			WHERE $5::integer = 0 OR u.tasks < $5::integer
-		RETURNING u.user_id
+		RETURNING u.changes
 	)
-	INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
-	SELECT $1::uuid, $2::text, $3::text, $4::text, false, now(), now() FROM slot
+	INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at, change)
+	SELECT $1::uuid, $2::text, $3::text, $4::text, false, now(), now(), changes FROM slot
 	RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
 
 // createTaskKeyedSQL is createTaskSQL that also records its answer under an
@@ -184,13 +181,13 @@ const createTaskSQL = `WITH slot AS (
 // the recorded answer instead. So the common case stays one round trip,
 // and of two concurrent requests with one key only one writes.
 const createTaskKeyedSQL = `WITH slot AS (
-		INSERT INTO task_user AS u (user_id, tasks) VALUES ($2::text, 1)
-		ON CONFLICT (user_id) DO UPDATE SET tasks = u.tasks + 1
+		INSERT INTO task_user AS u (user_id, tasks, changes) VALUES ($2::text, 1, 1)
+		ON CONFLICT (user_id) DO UPDATE SET tasks = u.tasks + 1, changes = u.changes + 1
 			WHERE $7::integer = 0 OR u.tasks < $7::integer
-		RETURNING u.user_id
+		RETURNING u.changes
 	), ins AS (
-		INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at)
-		SELECT $1::uuid, $2::text, $3::text, $4::text, false, now(), now() FROM slot
+		INSERT INTO task (id, user_id, title, description, is_completed, created_at, updated_at, change)
+		SELECT $1::uuid, $2::text, $3::text, $4::text, false, now(), now(), changes FROM slot
 		RETURNING id, user_id, title, description, is_completed, created_at, updated_at
 	), rec AS (
 		INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
@@ -232,89 +229,6 @@ func (s *pgStore) overLimit(err error) error {
 	return err
 }
 
-// keyedWrite runs a write that records its answer under key, and replays
-// the recorded answer when the key is already there: when the statement
-// failed on the key's unique index, or (for a toggle) changed no row
-// because the first, recorded toggle already changed the version the
-// precondition named, or deleted the task since.
-func (s *pgStore) keyedWrite(ctx context.Context, op, query, userID string, key idempotencyKey, args ...any) (Task, bool, error) {
-	for attempt := 1; ; attempt++ {
-		t, err := s.queryTask(ctx, op, query, args...)
-		if err == nil {
-			return t, false, nil
-		}
-		if !isKeyConflict(err) && !errors.Is(err, errTaskNotFound) {
-			return Task{}, false, err
-		}
-		recorded, found, lookErr := s.recordedAnswer(ctx, userID, key)
-		switch {
-		case lookErr != nil:
-			return Task{}, false, lookErr
-		case found:
-			return recorded, true, nil
-		case !isKeyConflict(err):
-			return Task{}, false, err // no row and no recorded answer: not found, or stale
-		case attempt > 1:
-			return Task{}, false, fmt.Errorf("%s: idempotency key conflict without a recorded answer", op)
-		}
-		// The key's record has expired but was not purged yet.
-		if err := s.execOnce(ctx, "forget expired key", forgetExpiredKeySQL, userID, key.Key, retentionSeconds); err != nil {
-			return Task{}, false, err
-		}
-	}
-}
-
-// isKeyConflict reports whether err is the idempotency key's unique index
-// refusing a second record.
-func isKeyConflict(err error) bool {
-	pqErr := pq.As(err, pqerror.UniqueViolation)
-	return pqErr != nil && pqErr.Constraint == "idempotency_key_pkey"
-}
-
-// recordedAnswerSQL reads the answer recorded under a key within the
-// retention; forgetExpiredKeySQL drops one expired record that the purge
-// has not reached yet, so the key can be used again.
-const (
-	recordedAnswerSQL = `SELECT request_hash, task_id, user_id, title, description, is_completed, created_at, updated_at
-		FROM idempotency_key
-		WHERE user_id = $1 AND key = $2 AND recorded_at > now() - $3::integer * interval '1 second'`
-	forgetExpiredKeySQL = `DELETE FROM idempotency_key
-		WHERE user_id = $1 AND key = $2 AND recorded_at <= now() - $3::integer * interval '1 second'`
-)
-
-// recordedAnswer reads the answer recorded under key: found is false if
-// there is none (or it expired), errKeyReused if it answered another
-// request.
-func (s *pgStore) recordedAnswer(ctx context.Context, userID string, key idempotencyKey) (t Task, found bool, err error) {
-	if err := s.checkReady("read idempotency key"); err != nil {
-		return Task{}, false, err
-	}
-	var hash []byte
-	var description sql.NullString
-	scan := func(row *sql.Row) error {
-		return row.Scan(&hash, &t.ID, &t.UserID, &t.Title, &description, &t.IsCompleted, &t.CreatedAt, &t.UpdatedAt)
-	}
-	err = scan(s.queryRow(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds))
-	if isStatementMissing(err) {
-		s.fallBackToUnnamed(err)
-		err = scan(s.db.QueryRowContext(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds))
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return Task{}, false, nil
-	}
-	if err != nil {
-		return Task{}, false, classify("read idempotency key", err)
-	}
-	if !bytes.Equal(hash, key.Hash[:]) {
-		return Task{}, false, errKeyReused
-	}
-	if description.Valid {
-		t.Description = &description.String
-	}
-	t.CreatedAt, t.UpdatedAt = storeTime(t.CreatedAt), storeTime(t.UpdatedAt)
-	return t, true, nil
-}
-
 // execOnce runs one statement that returns no rows.
 func (s *pgStore) execOnce(ctx context.Context, op, query string, args ...any) error {
 	if err := s.checkReady(op); err != nil {
@@ -324,17 +238,6 @@ func (s *pgStore) execOnce(ctx context.Context, op, query string, args ...any) e
 		return classify(op, err)
 	}
 	return nil
-}
-
-// purgeExpiredKeysSQL deletes every user's expired idempotency keys.
-const purgeExpiredKeysSQL = `DELETE FROM idempotency_key
-	WHERE recorded_at <= now() - $1::integer * interval '1 second'`
-
-// PurgeExpiredKeys deletes idempotency keys older than the retention.
-func (s *pgStore) PurgeExpiredKeys(ctx context.Context) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	return s.execOnce(ctx, "purge idempotency keys", purgeExpiredKeysSQL, retentionSeconds)
 }
 
 const getTaskSQL = `SELECT id, user_id, title, description, is_completed, created_at, updated_at
@@ -350,14 +253,23 @@ func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) 
 
 // updateTaskSQL sets the fields the update names ($4 says whether the
 // description is one of them, since NULL is a value for it), if the
-// precondition $7 holds. Every write moves updated_at strictly forward,
+// precondition $7 holds. Like every write, it first takes the next number
+// of the user's changes (bump, under the task_user row's lock, which also
+// orders the user's writes) and stamps the task with it; a write that then
+// changes nothing leaves a gap in the numbers, which readers never see. Every write moves updated_at strictly forward,
 // even when two fall in the same microsecond or the clock steps back, so
 // each write makes a new ETag.
-const updateTaskSQL = `UPDATE task SET
+const updateTaskSQL = `WITH bump AS (
+		INSERT INTO task_user AS u (user_id, tasks, changes) VALUES ($1, 0, 1)
+		ON CONFLICT (user_id) DO UPDATE SET changes = u.changes + 1
+		RETURNING u.changes
+	)
+	UPDATE task SET
 		title = COALESCE($3, title),
 		description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
 		is_completed = COALESCE($6::boolean, is_completed),
-		updated_at = GREATEST(now(), updated_at + interval '1 microsecond')
+		updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
+		change = (SELECT changes FROM bump)
 	WHERE user_id = $1 AND id = $2
 		AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))
 	RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
@@ -386,16 +298,26 @@ func (s *pgStore) whyNotFound(ctx context.Context, userID, id string, cond ifMat
 	return &staleError{Current: current}
 }
 
-// deleteTaskSQL deletes a task, if the precondition $3 holds, and uncounts
-// it in task_user; it returns how many tasks it deleted.
-const deleteTaskSQL = `WITH del AS (
+// deleteTaskSQL deletes a task, if the precondition $3 holds, uncounts it
+// in task_user with the next number of the user's changes, and leaves a
+// tombstone with that number; it returns how many tasks it deleted. The
+// user's task_user row is locked first (held), as every other write locks
+// it before its task row, so two writes of one user never deadlock.
+const deleteTaskSQL = `WITH held AS (
+		SELECT 1 FROM task_user WHERE user_id = $1 FOR UPDATE
+	), del AS (
 		DELETE FROM task
 		WHERE user_id = $1 AND id = $2
 			AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
-		RETURNING user_id
+			AND (SELECT count(*) FROM held) >= 0
+		RETURNING id
 	), uncount AS (
-		UPDATE task_user SET tasks = greatest(tasks - 1, 0)
-		WHERE user_id = $1 AND EXISTS (SELECT 1 FROM del)
+		INSERT INTO task_user AS u (user_id, tasks, changes) SELECT $1, 0, 1 FROM del
+		ON CONFLICT (user_id) DO UPDATE SET tasks = greatest(u.tasks - 1, 0), changes = u.changes + 1
+		RETURNING u.changes
+	), tomb AS (
+		INSERT INTO task_tombstone (user_id, id, change) SELECT $1, id, (SELECT changes FROM uncount) FROM del
+		ON CONFLICT (user_id, id) DO UPDATE SET change = excluded.change, deleted_at = now()
 	)
 	SELECT count(*) FROM del`
 
@@ -420,16 +342,27 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 // toggles flip it N times: PostgreSQL serialises them on the row lock.
 // toggleTaskKeyedSQL also records the answer, as createTaskKeyedSQL does.
 const (
-	toggleTaskSQL = `UPDATE task SET
+	toggleTaskSQL = `WITH bump AS (
+			INSERT INTO task_user AS u (user_id, tasks, changes) VALUES ($1, 0, 1)
+			ON CONFLICT (user_id) DO UPDATE SET changes = u.changes + 1
+			RETURNING u.changes
+		)
+		UPDATE task SET
 			is_completed = NOT is_completed,
-			updated_at = GREATEST(now(), updated_at + interval '1 microsecond')
+			updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
+			change = (SELECT changes FROM bump)
 		WHERE user_id = $1 AND id = $2
 			AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
 		RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
-	toggleTaskKeyedSQL = `WITH upd AS (
+	toggleTaskKeyedSQL = `WITH bump AS (
+			INSERT INTO task_user AS u (user_id, tasks, changes) VALUES ($1, 0, 1)
+			ON CONFLICT (user_id) DO UPDATE SET changes = u.changes + 1
+			RETURNING u.changes
+		), upd AS (
 			UPDATE task SET
 				is_completed = NOT is_completed,
-				updated_at = GREATEST(now(), updated_at + interval '1 microsecond')
+				updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
+				change = (SELECT changes FROM bump)
 			WHERE user_id = $1 AND id = $2
 				AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
 			RETURNING id, user_id, title, description, is_completed, created_at, updated_at
@@ -477,5 +410,3 @@ func (s *pgStore) Close() error {
 	s.schemaDB.Close()
 	return s.db.Close()
 }
-
-var _ taskStore = (*memStore)(nil)

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -234,5 +235,34 @@ func TestPostgresFilteredPageUsesItsIndex(t *testing.T) {
 	}
 	if !strings.Contains(plan.String(), "task_user_id_is_completed_created_at_id_idx") || strings.Contains(plan.String(), "Rows Removed by Filter") {
 		t.Errorf("the filtered page does not read its own index without filtering:\n%s", plan.String())
+	}
+}
+
+// TestPostgresTombstonesExpire: the purge forgets deletes older than
+// tombstoneRetention and moves the user's forgotten cursor past them: a
+// cursor from before them is errCursorExpired, one after them is followed.
+func TestPostgresTombstonesExpire(t *testing.T) {
+	t.Parallel()
+	s := openTestPostgres(t, testPostgresURL(t, "TEST_DATABASE_URL"))
+	user := newUserID(t)
+	start := changes(t, s, user, nil, 10).Cursor
+	gone := mustCreate(t, s, user, newTask{Title: "deleted long ago"})
+	if err := s.DeleteTask(t.Context(), user, gone.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.db.ExecContext(t.Context(), `UPDATE task_tombstone SET deleted_at = now() - $2::integer * interval '1 second'
+		WHERE user_id = $1`, user, tombstoneRetentionSeconds+3600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := changes(t, s, user, &start, 10).Cursor
+	if err := s.PurgeExpiredTombstones(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Changes(t.Context(), user, changesQuery{Since: &start, Limit: 10}); !errors.Is(err, errCursorExpired) {
+		t.Errorf("a cursor before the forgotten delete: %v, want errCursorExpired", err)
+	}
+	if page := changes(t, s, user, &after, 10); len(page.Changes) != 0 {
+		t.Errorf("a cursor after it: %v", describeChanges(page))
 	}
 }

@@ -180,6 +180,9 @@ func answerFor(r *http.Request, err error) errorAnswer {
 	case errors.As(err, &tooMany):
 		return errorAnswer{status: http.StatusConflict,
 			detail: fmt.Sprintf("Task limit reached: a user may have at most %d tasks; delete some to create more", tooMany.Limit)}
+	case errors.Is(err, errCursorExpired):
+		return errorAnswer{status: http.StatusGone,
+			detail: "The changes since that cursor are no longer kept (deletes are kept 30 days): list the tasks again, without since"}
 	case errors.Is(err, errKeyReused):
 		return errorAnswer{status: http.StatusUnprocessableEntity, detail: []fieldError{{Type: "value_error",
 			Loc: []any{"header", "idempotency-key"}, Msg: "Value error, this Idempotency-Key was already used for a different request"}}}

@@ -40,6 +40,7 @@ func routes(log *slog.Logger, store taskStore, auth *authenticator, drain *drain
 		{"GET /api/{user_id}/tasks", user(handleListTasks(log, store))},
 		{"POST /api/{user_id}/tasks", user(handleCreateTask(log, store))},
 		{"GET /api/{user_id}/tasks/{task_id}", user(handleGetTask(log, store))},
+		{"GET /api/{user_id}/tasks/changes", user(handleTaskChanges(log, store))},
 		{"PUT /api/{user_id}/tasks/{task_id}", user(handleUpdateTask(log, store))},
 		{"DELETE /api/{user_id}/tasks/{task_id}", user(handleDeleteTask(log, store))},
 		{"PATCH /api/{user_id}/tasks/{task_id}/complete", user(handleToggleTask(log, store))},

@@ -67,3 +67,46 @@ BEGIN
     END IF;
 END
 $$;
+
+-- The change feed (GET /api/{user_id}/tasks/changes). Each user's writes
+-- are numbered by task_user.changes, bumped in the write's own statement
+-- under that row's lock, so a user's change numbers increase in the order
+-- their writes commit: a reader who has seen change 6 can never later find
+-- a 5 committed. task.change is the number of a task's last write; a
+-- delete leaves a tombstone with its number, kept 30 days, after which
+-- task_user.forgotten says which cursors are too old to follow. Added, and
+-- the existing tasks numbered in list order, by the first start of a
+-- version that has them.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = 'task' AND column_name = 'change') THEN
+        ALTER TABLE task ADD COLUMN change bigint NOT NULL DEFAULT 0;
+        UPDATE task t SET change = n.rn
+            FROM (SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY created_at, id) AS rn FROM task) n
+            WHERE t.id = n.id;
+        ALTER TABLE task_user ADD COLUMN changes bigint NOT NULL DEFAULT 0,
+                              ADD COLUMN forgotten bigint NOT NULL DEFAULT 0;
+        UPDATE task_user u SET changes = c.n
+            FROM (SELECT user_id, max(change) AS n FROM task GROUP BY user_id) c
+            WHERE u.user_id = c.user_id;
+    END IF;
+END
+$$;
+
+CREATE INDEX IF NOT EXISTS task_user_id_change_idx
+    ON task (user_id, change);
+
+CREATE TABLE IF NOT EXISTS task_tombstone (
+    user_id    varchar(255) NOT NULL,
+    id         uuid         NOT NULL,
+    change     bigint       NOT NULL,
+    deleted_at timestamptz  NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, id)
+);
+
+CREATE INDEX IF NOT EXISTS task_tombstone_user_id_change_idx
+    ON task_tombstone (user_id, change);
+
+CREATE INDEX IF NOT EXISTS task_tombstone_deleted_at_idx
+    ON task_tombstone (deleted_at);

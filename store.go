@@ -50,6 +50,12 @@ type taskStore interface {
 	// it N times. errTaskNotFound if there is no such task, a *staleError
 	// if cond is not met. A key works as for CreateTask.
 	ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (t Task, replayed bool, err error)
+	// Changes returns up to q.Limit of the user's changes after q.Since, in
+	// the order they committed, each task once, in its latest state: the
+	// change feed. Without q.Since, the user's current tasks. Errors:
+	// errCursorExpired when q.Since is older than the tombstones kept,
+	// errCursorUnknown when it is past the user's last change.
+	Changes(ctx context.Context, userID string, q changesQuery) (changesPage, error)
 	// Ping reports whether the store can answer; errStoreUnavailable if not.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -62,6 +68,41 @@ var (
 	// errStoreUnavailable means the database could not be reached or did
 	// not answer in time; the request may succeed if retried later.
 	errStoreUnavailable = errors.New("task store unavailable")
+)
+
+// changesQuery asks for a user's changes after a cursor.
+type changesQuery struct {
+	Since *int64 // after this change; nil for the user's current tasks
+	Limit int    // at most this many, at least 1
+}
+
+// taskChange is one entry of the change feed: a task as it is now, or the
+// id of a task deleted.
+type taskChange struct {
+	Change  int64 // the number of the write, in the user's order
+	Deleted bool
+	Task    Task // the task; only its ID when Deleted
+}
+
+// changesPage is what Changes returns: the changes, the cursor to follow
+// them with, and whether more follow.
+type changesPage struct {
+	Changes []taskChange
+	Cursor  int64
+	HasMore bool
+}
+
+// tombstoneRetention is how long a delete is kept in the change feed; a
+// cursor older than the oldest delete forgotten is errCursorExpired.
+const tombstoneRetention = 30 * 24 * time.Hour
+
+var (
+	// errCursorExpired means the changes after a cursor include deletes no
+	// longer kept: the client lists the tasks again.
+	errCursorExpired = errors.New("cursor older than the changes kept")
+	// errCursorUnknown means a cursor past the user's last change, which
+	// no answer of this service gave.
+	errCursorUnknown = errors.New("cursor past the user's last change")
 )
 
 // listQuery selects one page of a user's list.

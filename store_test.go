@@ -74,6 +74,8 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) taskStore) {
 		{"IdempotentCreateConcurrent", testIdempotentCreateConcurrent},
 		{"IdempotentToggle", testIdempotentToggle},
 		{"ConcurrentConditionalUpdates", testConcurrentConditionalUpdates},
+		{"Changes", testChanges},
+		{"ChangesUnderConcurrentWriters", testChangesUnderConcurrentWriters},
 		{"Ping", func(t *testing.T, s taskStore) {
 			if err := s.Ping(t.Context()); err != nil {
 				t.Fatal(err)

@@ -28,14 +28,7 @@ const (
 // ignored, as FastAPI does; of a repeated one, the last counts.
 func (v *validator) listQuery(r *http.Request) listQuery {
 	var q listQuery
-	params := r.URL.Query()
-	last := func(name string) (string, bool) {
-		vals := params[name]
-		if len(vals) == 0 {
-			return "", false
-		}
-		return vals[len(vals)-1], true
-	}
+	last := lastQueryValue(r)
 	if raw, ok := last("completed"); ok {
 		if b, ok := laxBoolString(raw); ok {
 			q.Completed = &b
@@ -44,18 +37,7 @@ func (v *validator) listQuery(r *http.Request) listQuery {
 		}
 	}
 	if raw, ok := last("limit"); ok {
-		n, err := strconv.Atoi(strings.TrimSpace(raw))
-		switch {
-		case err != nil:
-			v.add("int_parsing", "Input should be a valid integer, unable to parse string as an integer", nil, "query", "limit")
-		case n < 1:
-			v.add("greater_than_equal", "Input should be greater than or equal to 1", map[string]any{"ge": 1}, "query", "limit")
-		case n > maxPageLimit:
-			v.add("less_than_equal", fmt.Sprintf("Input should be less than or equal to %d", maxPageLimit),
-				map[string]any{"le": maxPageLimit}, "query", "limit")
-		default:
-			q.Limit = n
-		}
+		q.Limit = v.limit(raw)
 	}
 	if raw, ok := last("after"); ok {
 		if c, ok := decodeCursor(raw); ok {
@@ -65,6 +47,37 @@ func (v *validator) listQuery(r *http.Request) listQuery {
 		}
 	}
 	return q
+}
+
+// lastQueryValue returns a lookup of the request's query parameters that
+// gives, of a repeated one, the last value, as FastAPI does.
+func lastQueryValue(r *http.Request) func(name string) (string, bool) {
+	params := r.URL.Query()
+	return func(name string) (string, bool) {
+		vals := params[name]
+		if len(vals) == 0 {
+			return "", false
+		}
+		return vals[len(vals)-1], true
+	}
+}
+
+// limit reads a limit= value: a whole number from 1 to maxPageLimit, or 0
+// after a 422 item.
+func (v *validator) limit(raw string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	switch {
+	case err != nil:
+		v.add("int_parsing", "Input should be a valid integer, unable to parse string as an integer", nil, "query", "limit")
+	case n < 1:
+		v.add("greater_than_equal", "Input should be greater than or equal to 1", map[string]any{"ge": 1}, "query", "limit")
+	case n > maxPageLimit:
+		v.add("less_than_equal", fmt.Sprintf("Input should be less than or equal to %d", maxPageLimit),
+			map[string]any{"le": maxPageLimit}, "query", "limit")
+	default:
+		return n
+	}
+	return 0
 }
 
 // fieldError is one item of a 422 response, in FastAPI's shape.
