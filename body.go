@@ -1,5 +1,9 @@
 package main
 
+// The request body: read up to maxBodyBytes, then walked as a JSON object
+// for the members a task body may set, at a cost bounded by its size
+// whatever its shape.
+
 import (
 	"bytes"
 	"encoding/json"
@@ -9,10 +13,6 @@ import (
 	"net/http"
 	"unicode/utf8"
 )
-
-// The request body: read up to maxBodyBytes, then walked as a JSON object
-// for the members a task body may set, at a cost bounded by its size
-// whatever its shape.
 
 // errBodyTooLarge is returned by readBody for a body over maxBodyBytes.
 var errBodyTooLarge = errors.New("request body too large")

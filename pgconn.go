@@ -1,5 +1,11 @@
 package main
 
+// How the PostgreSQL store reaches the server: DATABASE_URL, the pool,
+// named or unnamed statements (poolers), per-request deadlines, socket
+// deadlines, and driver errors sorted into not-found, unavailable and
+// internal. The statements themselves are in postgres.go, the schema in
+// pgschema.go.
+
 import (
 	"context"
 	"database/sql"
@@ -17,12 +23,6 @@ import (
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 )
-
-// How the PostgreSQL store reaches the server: DATABASE_URL, the pool,
-// named or unnamed statements (poolers), per-request deadlines, socket
-// deadlines, and driver errors sorted into not-found, unavailable and
-// internal. The statements themselves are in postgres.go, the schema in
-// pgschema.go.
 
 // pgOptions are the pool and deadline settings of a pgStore.
 type pgOptions struct {

@@ -1,5 +1,10 @@
 package main
 
+// The schema at start-up: schema.sql, embedded, applied in one transaction
+// under an advisory lock (instances starting together take turns), with
+// retries while the database wakes; until it is applied, the store answers
+// errStoreUnavailable.
+
 import (
 	"context"
 	_ "embed"
@@ -8,11 +13,6 @@ import (
 	"log/slog"
 	"time"
 )
-
-// The schema at start-up: schema.sql, embedded, applied in one transaction
-// under an advisory lock (instances starting together take turns), with
-// retries while the database wakes; until it is applied, the store answers
-// errStoreUnavailable.
 
 //go:embed schema.sql
 var schemaSQL string
