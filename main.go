@@ -88,10 +88,10 @@ func run(signals <-chan os.Signal, activated bool, lookupEnv lookupFunc, dotenvP
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "inherited_socket", inherited)
 
-	fatal := waitForSignal(signals, serveErr, starting, cfg, log)
+	sig, fatal := waitForSignal(signals, serveErr, starting, cfg)
 	cancel()
 	if fatal == nil {
-		drainConnections(drain, ln, inherited, signals, cfg.ShutdownDrain, log)
+		drainConnections(drain, ln, inherited, signals, sig, cfg.ShutdownDrain, log)
 	}
 	log.Info("shutting down: finishing requests in flight")
 	// A fresh context: Shutdown needs time to let the requests in flight
@@ -105,21 +105,20 @@ func run(signals <-chan os.Signal, activated bool, lookupEnv lookupFunc, dotenvP
 	return fatal
 }
 
-// waitForSignal serves until the first signal (nil) or until the server or
-// the store's start-up fails for good (that error).
-func waitForSignal(signals <-chan os.Signal, serveErr <-chan error, starting <-chan error, cfg config, log *slog.Logger) error {
+// waitForSignal serves until the first signal (returned) or until the
+// server or the store's start-up fails for good (that error).
+func waitForSignal(signals <-chan os.Signal, serveErr <-chan error, starting <-chan error, cfg config) (os.Signal, error) {
 	for {
 		select {
 		case err := <-serveErr:
-			return fmt.Errorf("serve: %w", err)
+			return nil, fmt.Errorf("serve: %w", err)
 		case err := <-starting:
 			starting = nil // a nil channel never fires again
 			if err != nil {
-				return fmt.Errorf("PostgreSQL at %s/%s: %w", cfg.Postgres.Host, cfg.Postgres.Database, err)
+				return nil, fmt.Errorf("PostgreSQL at %s/%s: %w", cfg.Postgres.Host, cfg.Postgres.Database, err)
 			}
 		case sig := <-signals:
-			log.Info("signal received: draining", "signal", sig.String(), "drain", cfg.ShutdownDrain)
-			return nil
+			return sig, nil
 		}
 	}
 }
@@ -130,11 +129,14 @@ func waitForSignal(signals <-chan os.Signal, serveErr <-chan error, starting <-c
 // goes on accepting for load balancers that still send until they see
 // /readyz fail. It then waits, up to limit, for the open connections to
 // end; a second signal ends the wait.
-func drainConnections(d *drainer, ln net.Listener, inherited bool, signals <-chan os.Signal, limit time.Duration, log *slog.Logger) {
+func drainConnections(d *drainer, ln net.Listener, inherited bool, signals <-chan os.Signal, first os.Signal,
+	limit time.Duration, log *slog.Logger) {
 	allClosed := d.start()
 	if inherited {
 		ln.Close() // Serve returns; the socket stays open in the successor
 	}
+	// Logged once the drain is on: a watcher of the log may rely on it.
+	log.Info("signal received: draining", "signal", first.String(), "drain", limit)
 	if limit <= 0 {
 		return
 	}
