@@ -242,8 +242,15 @@ expect 422 "GET list?after=not-a-cursor: 422" type value_error
 call -H "Idempotency-Key: two words" POST "$etasks" '{"title": "t"}'
 expect 422 "POST with an Idempotency-Key that has a space: 422" type value_error
 
+call GET "$tasks/changes"
+expect 200 "GET changes: the current tasks, and a cursor" op upsert has_more false
+cursor=$(field cursor)
 call DELETE "$tasks/$id2"
 expect 200 "DELETE the second task"
+call GET "$tasks/changes?since=$cursor"
+expect 200 "GET changes since that cursor: the delete" op delete id "$id2"
+call GET "$etasks/changes?since=not-a-cursor"
+expect 422 "GET changes?since=not-a-cursor: 422" type value_error
 call -H "If-Match: *" DELETE "$tasks/$id3"
 expect 200 "DELETE the third task, If-Match: *"
 call DELETE "$tasks/$idk"
