@@ -7,7 +7,10 @@ FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
+# The sources and every file they embed (TestDockerfileCopiesWhatIsEmbedded).
 COPY *.go schema.sql openapi.json ./
+COPY docsui ./docsui
+COPY third_party ./third_party
 # -buildvcs=false: the build context has no .git, so there is no revision
 # to record (-version shows the module version only).
 RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags='-s -w' -o /out/tasksvc .

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -327,5 +328,35 @@ func wantBurstLimited(t *testing.T, base string) {
 	t.Logf("burst of 400 from one client: %d served, %d refused with a JSON 429", served.Load(), limited.Load())
 	if limited.Load() == 0 || served.Load() == 0 {
 		t.Errorf("burst of 400: %d served and %d limited, want some of each", served.Load(), limited.Load())
+	}
+}
+
+// TestDockerfileCopiesWhatIsEmbedded: every file a //go:embed directive
+// names is in the image's build context (.dockerignore lets it through)
+// and copied into the build stage, or `docker build` fails where CI,
+// which has no Docker engine, cannot see it.
+func TestDockerfileCopiesWhatIsEmbedded(t *testing.T) {
+	t.Parallel()
+	dockerfile, ignore := readFile(t, "Dockerfile"), readFile(t, ".dockerignore")
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	embed := regexp.MustCompile(`(?m)^//go:embed (.+)$`)
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		for _, m := range embed.FindAllStringSubmatch(readFile(t, name), -1) {
+			for _, pattern := range strings.Fields(m[1]) {
+				top, _, _ := strings.Cut(pattern, "/")
+				if !strings.Contains(dockerfile, " "+top+" ") {
+					t.Errorf("%s embeds %s, which the Dockerfile does not COPY", name, pattern)
+				}
+				if !strings.Contains(ignore, "\n!"+top+"\n") {
+					t.Errorf("%s embeds %s, which .dockerignore keeps out of the build context", name, pattern)
+				}
+			}
+		}
 	}
 }
