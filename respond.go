@@ -90,7 +90,9 @@ func (a *taskArray) fail(r *http.Request, log *slog.Logger, err error) {
 // writeTask writes one task with its ETag.
 func writeTask(w http.ResponseWriter, status int, t Task) {
 	w.Header().Set("ETag", etag(t))
-	writeJSON(w, status, t)
+	// appendTask directly: through writeJSON, encoding/json would take
+	// MarshalJSON's bytes, check them and copy them again.
+	writeJSONBytes(w, status, appendTask(make([]byte, 0, 256), t))
 }
 
 // writeJSON marshals v and writes it with the status. Marshalling comes
