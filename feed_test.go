@@ -92,6 +92,13 @@ func testChanges(t *testing.T, s taskStore) {
 	if len(last.Changes) != 0 || last.Cursor != page.Cursor {
 		t.Errorf("after a write that changed nothing: %v, cursor %d (was %d)", describeChanges(last), last.Cursor, page.Cursor)
 	}
+	// Nor does it take a number: the user's counter, the cursor of a full
+	// sync, stays where it was, after a stale toggle too.
+	_, _, err = s.ToggleTask(t.Context(), user, a.ID, ifMatch{a.UpdatedAt}, idempotencyKey{})
+	wantStale(t, "a toggle with a stale version", err, updated)
+	if again := changes(t, s, user, nil, 1000); again.Cursor != current.Cursor {
+		t.Errorf("the counter after two writes that changed nothing: %d, want %d", again.Cursor, current.Cursor)
+	}
 	future := current.Cursor + 1000
 	if _, err := s.Changes(t.Context(), user, changesQuery{Since: &future, Limit: 10}); !errors.Is(err, errCursorUnknown) {
 		t.Errorf("a cursor past the last change: %v, want errCursorUnknown", err)

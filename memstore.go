@@ -44,11 +44,14 @@ type memUser struct {
 	// it in PostgreSQL: changes numbers the user's writes; log holds one
 	// entry per write in that order, of which only the latest per task
 	// (latest) counts, a delete's until it is forgotten after
-	// tombstoneRetention, which moves forgotten on.
+	// tombstoneRetention, which moves forgotten on. deletes lists the
+	// deletes oldest first, so they expire by age whatever is older in
+	// the log, as PostgreSQL purges tombstones by deleted_at.
 	changes   int64
 	forgotten int64
 	log       []memChange
 	latest    map[string]int64 // task id → the number of its last write
+	deletes   []memChange
 }
 
 // memChange is one write in a user's change log.
@@ -351,10 +354,6 @@ func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempote
 	if answer, found, err := m.recordedAnswer(u, key); found || err != nil {
 		return answer, found, err
 	}
-	// As updateTaskSQL and toggleTaskSQL do, the number is taken before the
-	// task is looked at: a write that then changes nothing leaves a gap.
-	u.changes++
-	number := u.changes
 	t, ok := u.byID[id]
 	if !ok {
 		return Task{}, false, fmt.Errorf("%s: %w", op, errTaskNotFound)
@@ -374,37 +373,43 @@ func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempote
 		*t = changed
 		u.insert(t)
 	}
-	u.logAt(number, id, false, m.now())
+	m.logChange(u, id, false)
 	m.record(u, userID, key, changed)
 	return changed.clone(), false, nil
 }
 
-// logChange numbers a create or a delete with the user's next change and
-// logs it; the caller holds the write lock.
+// logChange numbers a write that changed task id with the user's next
+// change and logs it as the task's latest; the caller holds the write
+// lock. Only writes that changed something are numbered, as in pgStore.
 func (m *memStore) logChange(u *memUser, id string, deleted bool) {
 	u.changes++
-	u.logAt(u.changes, id, deleted, m.now())
+	now := m.now()
+	c := memChange{change: u.changes, id: id, deleted: deleted, at: now}
+	u.log = append(u.log, c)
+	u.latest[id] = c.change
+	if deleted {
+		u.deletes = append(u.deletes, c)
+	}
+	u.forgetExpiredDeletes(now)
+	u.compactLog()
 }
 
-// logAt logs the write numbered change as the task's latest, forgets the
-// deletes past tombstoneRetention, and compacts the log once most of it
-// is superseded, so the log stays in proportion to the tasks and
-// tombstones kept.
-func (u *memUser) logAt(change int64, id string, deleted bool, now time.Time) {
-	u.log = append(u.log, memChange{change: change, id: id, deleted: deleted, at: now})
-	u.latest[id] = change
-	for len(u.log) > 0 {
-		oldest := u.log[0]
-		current := u.latest[oldest.id] == oldest.change
-		if current && !(oldest.deleted && now.Sub(oldest.at) >= tombstoneRetention) {
-			break // the oldest entry still counts
+// forgetExpiredDeletes forgets the deletes past tombstoneRetention and
+// moves forgotten past them.
+func (u *memUser) forgetExpiredDeletes(now time.Time) {
+	for len(u.deletes) > 0 && now.Sub(u.deletes[0].at) >= tombstoneRetention {
+		d := u.deletes[0]
+		if u.latest[d.id] == d.change {
+			delete(u.latest, d.id)
 		}
-		if current {
-			delete(u.latest, oldest.id) // a tombstone past its retention
-			u.forgotten = max(u.forgotten, oldest.change)
-		}
-		u.log = u.log[1:]
+		u.forgotten = max(u.forgotten, d.change)
+		u.deletes = u.deletes[1:]
 	}
+}
+
+// compactLog drops the superseded entries once they are most of the log,
+// so the log stays in proportion to the tasks and tombstones kept.
+func (u *memUser) compactLog() {
 	if len(u.log) > 2*len(u.latest)+16 {
 		u.log = slices.DeleteFunc(u.log, func(c memChange) bool { return u.latest[c.id] != c.change })
 	}

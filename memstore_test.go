@@ -4,6 +4,7 @@ package main
 // key expiry.
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -128,6 +129,51 @@ func TestMemStoreKeepsKeyRefsInProportion(t *testing.T) {
 	u := s.users["u"]
 	if len(u.keys) != maxKeysPerUser || len(u.keyOrder) > 2*maxKeysPerUser+16 {
 		t.Errorf("%d keys held through %d refs, want %d through at most %d", len(u.keys), len(u.keyOrder), maxKeysPerUser, 2*maxKeysPerUser+16)
+	}
+}
+
+// TestMemStoreDeletesExpireBehindOlderTasks: a delete is forgotten after
+// tombstoneRetention even when a task written before it is still live (the
+// oldest entry of the log), as PostgreSQL purges tombstones by age.
+func TestMemStoreDeletesExpireBehindOlderTasks(t *testing.T) {
+	t.Parallel()
+	s := newMemStore(defaultMaxTasks)
+	clock := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return clock }
+	mustCreate(t, s, "u", newTask{Title: "kept"})
+	afterKept := changes(t, s, "u", nil, 10).Cursor
+	gone := mustCreate(t, s, "u", newTask{Title: "deleted"})
+	if err := s.DeleteTask(t.Context(), "u", gone.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(tombstoneRetention + time.Hour)
+	mustCreate(t, s, "u", newTask{Title: "recent"})
+	if _, err := s.Changes(t.Context(), "u", changesQuery{Since: &afterKept, Limit: 10}); !errors.Is(err, errCursorExpired) {
+		t.Errorf("a cursor from before the forgotten delete: %v, want errCursorExpired", err)
+	}
+	if page := changes(t, s, "u", nil, 10); len(page.Changes) != 2 {
+		t.Errorf("a full sync after the delete is forgotten: %v, want the 2 live tasks", describeChanges(page))
+	}
+}
+
+// TestMemStoreFailedWritesKeepNoUser: writes to missing tasks under fresh
+// user ids leave nothing behind, so they cannot grow the store.
+func TestMemStoreFailedWritesKeepNoUser(t *testing.T) {
+	t.Parallel()
+	s := newMemStore(defaultMaxTasks)
+	for i := range 100 {
+		user := fmt.Sprint("nobody-", i)
+		if _, _, err := s.ToggleTask(t.Context(), user, missingID, nil, idempotencyKey{}); !errors.Is(err, errTaskNotFound) {
+			t.Fatal(err)
+		}
+		if _, err := s.UpdateTask(t.Context(), user, missingID, taskUpdate{Title: ptr("x")}); !errors.Is(err, errTaskNotFound) {
+			t.Fatal(err)
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.users) != 0 {
+		t.Errorf("%d users kept after writes that found no task, want 0", len(s.users))
 	}
 }
 

@@ -253,26 +253,31 @@ func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) 
 
 // updateTaskSQL sets the fields the update names ($4 says whether the
 // description is one of them, since NULL is a value for it), if the
-// precondition $7 holds. Like every write, it first takes the next number
-// of the user's changes (bump, under the task_user row's lock, which also
-// orders the user's writes) and stamps the task with it; a write that then
-// changes nothing leaves a gap in the numbers, which readers never see. Every write moves updated_at strictly forward,
-// even when two fall in the same microsecond or the clock steps back, so
-// each write makes a new ETag.
-const updateTaskSQL = `WITH bump AS (
-		INSERT INTO task_user AS u (user_id, tasks, changes) VALUES ($1, 0, 1)
-		ON CONFLICT (user_id) DO UPDATE SET changes = u.changes + 1
-		RETURNING u.changes
+// precondition $7 holds. Like every write, it locks the user's task_user
+// row first (held: that lock orders the user's writes), stamps the task
+// with the next number of the user's changes and, only if it wrote, counts
+// that number in task_user (bump), so a write that changes nothing (a
+// missing task, a stale ETag) writes nothing. Every write moves updated_at
+// strictly forward, even when two fall in the same microsecond or the
+// clock steps back, so each write makes a new ETag.
+const updateTaskSQL = `WITH held AS (
+		SELECT changes FROM task_user WHERE user_id = $1 FOR UPDATE
+	), upd AS (
+		UPDATE task SET
+			title = COALESCE($3, title),
+			description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
+			is_completed = COALESCE($6::boolean, is_completed),
+			updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
+			change = coalesce((SELECT changes FROM held), 0) + 1
+		WHERE user_id = $1 AND id = $2
+			AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))
+			AND (SELECT count(*) FROM held) >= 0
+		RETURNING id, user_id, title, description, is_completed, created_at, updated_at, change
+	), bump AS (
+		INSERT INTO task_user AS u (user_id, tasks, changes) SELECT $1, 1, change FROM upd
+		ON CONFLICT (user_id) DO UPDATE SET changes = excluded.changes
 	)
-	UPDATE task SET
-		title = COALESCE($3, title),
-		description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
-		is_completed = COALESCE($6::boolean, is_completed),
-		updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
-		change = (SELECT changes FROM bump)
-	WHERE user_id = $1 AND id = $2
-		AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))
-	RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
+	SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM upd`
 
 // UpdateTask implements taskStore in one statement, so a concurrent toggle
 // can never be lost between a read and a write.
@@ -317,15 +322,11 @@ const deleteTaskSQL = `WITH held AS (
 		RETURNING u.changes
 	), tomb AS (
 		INSERT INTO task_tombstone (user_id, id, change) SELECT $1, id, (SELECT changes FROM uncount) FROM del
-		ON CONFLICT (user_id, id) DO UPDATE SET change = excluded.change, deleted_at = now()
 	)
 	SELECT count(*) FROM del`
 
 // DeleteTask implements taskStore.
 func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatch) error {
-	if err := s.checkReady("delete task"); err != nil {
-		return err
-	}
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
 	var n int
@@ -342,30 +343,36 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 // toggles flip it N times: PostgreSQL serialises them on the row lock.
 // toggleTaskKeyedSQL also records the answer, as createTaskKeyedSQL does.
 const (
-	toggleTaskSQL = `WITH bump AS (
-			INSERT INTO task_user AS u (user_id, tasks, changes) VALUES ($1, 0, 1)
-			ON CONFLICT (user_id) DO UPDATE SET changes = u.changes + 1
-			RETURNING u.changes
-		)
-		UPDATE task SET
-			is_completed = NOT is_completed,
-			updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
-			change = (SELECT changes FROM bump)
-		WHERE user_id = $1 AND id = $2
-			AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
-		RETURNING id, user_id, title, description, is_completed, created_at, updated_at`
-	toggleTaskKeyedSQL = `WITH bump AS (
-			INSERT INTO task_user AS u (user_id, tasks, changes) VALUES ($1, 0, 1)
-			ON CONFLICT (user_id) DO UPDATE SET changes = u.changes + 1
-			RETURNING u.changes
+	toggleTaskSQL = `WITH held AS (
+			SELECT changes FROM task_user WHERE user_id = $1 FOR UPDATE
 		), upd AS (
 			UPDATE task SET
 				is_completed = NOT is_completed,
 				updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
-				change = (SELECT changes FROM bump)
+				change = coalesce((SELECT changes FROM held), 0) + 1
 			WHERE user_id = $1 AND id = $2
 				AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
-			RETURNING id, user_id, title, description, is_completed, created_at, updated_at
+				AND (SELECT count(*) FROM held) >= 0
+			RETURNING id, user_id, title, description, is_completed, created_at, updated_at, change
+		), bump AS (
+			INSERT INTO task_user AS u (user_id, tasks, changes) SELECT $1, 1, change FROM upd
+			ON CONFLICT (user_id) DO UPDATE SET changes = excluded.changes
+		)
+		SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM upd`
+	toggleTaskKeyedSQL = `WITH held AS (
+			SELECT changes FROM task_user WHERE user_id = $1 FOR UPDATE
+		), upd AS (
+			UPDATE task SET
+				is_completed = NOT is_completed,
+				updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
+				change = coalesce((SELECT changes FROM held), 0) + 1
+			WHERE user_id = $1 AND id = $2
+				AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
+				AND (SELECT count(*) FROM held) >= 0
+			RETURNING id, user_id, title, description, is_completed, created_at, updated_at, change
+		), bump AS (
+			INSERT INTO task_user AS u (user_id, tasks, changes) SELECT $1, 1, change FROM upd
+			ON CONFLICT (user_id) DO UPDATE SET changes = excluded.changes
 		), rec AS (
 			INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
 			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
