@@ -592,6 +592,26 @@ func TestAuthBeforeStore(t *testing.T) {
 	}
 }
 
+// TestCheckOrder holds docs/api.md's order of the checks: the route (404,
+// 405) before the token, the token before the body's size and the fields.
+func TestCheckOrder(t *testing.T) {
+	t.Parallel()
+	f := newAuthFixture(t)
+	h := f.handler(newMemStore(defaultMaxTasks))
+	if rec := serve(t, h, "GET", "/api/u/nothing/here", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("no route, no token: %d, want 404", rec.Code)
+	}
+	if rec := serve(t, h, "DELETE", "/api/u/tasks", ""); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("a route without this method, no token: %d, want 405", rec.Code)
+	}
+	huge := `{"title": "` + strings.Repeat("x", maxBodyBytes) + `"}`
+	wantUnauthorized(t, serve(t, h, "POST", "/api/u/tasks", huge), "Not authenticated", "")
+	wantUnauthorized(t, serve(t, h, "POST", "/api/u/tasks", `{"title": ""}`), "Not authenticated", "")
+	if rec := serve(t, h, "POST", "/api/u/tasks", huge, bearer(f.ed.token(t, claimsFor(f.clock, "u")))...); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("an oversized body with a good token: %d, want 413", rec.Code)
+	}
+}
+
 // TestAuthOnPostgres: the same gate in front of the PostgreSQL store: 401
 // and 403 leave the user's rows alone, the owner's token reads and writes.
 func TestAuthOnPostgres(t *testing.T) {
