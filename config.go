@@ -51,8 +51,7 @@ type config struct {
 	Addr                  string        // listen address, from PORT
 	Postgres              *pq.Config    // nil: in-memory store
 	DroppedChannelBinding bool          // DATABASE_URL asked for channel_binding
-	Store                 pgOptions     // pool and deadline, from DATABASE_*
-	MaxTasks              int           // per user, from MAX_TASKS_PER_USER; 0 for no limit
+	Store                 pgOptions     // pool, deadline and task limit, from DATABASE_* and MAX_TASKS_PER_USER
 	ShutdownDrain         time.Duration // how long to drain on SIGTERM, from SHUTDOWN_DRAIN
 	CORS                  corsPolicy
 	Auth                  authConfig // bearer tokens, from AUTH_*
@@ -96,10 +95,10 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 		return config{}, fmt.Errorf("DATABASE_PREPARE must be auto, on or off, not %q", prepare)
 	}
 
-	if cfg.MaxTasks, err = envInt(lookupEnv, "MAX_TASKS_PER_USER", defaultMaxTasks, 0, 1<<30); err != nil {
+	// Both stores read the limit from here, the memory store too.
+	if cfg.Store.MaxTasks, err = envInt(lookupEnv, "MAX_TASKS_PER_USER", defaultMaxTasks, 0, 1<<30); err != nil {
 		return config{}, err
 	}
-	cfg.Store.MaxTasks = cfg.MaxTasks // the PostgreSQL store's copy
 	if cfg.ShutdownDrain, err = envDuration(lookupEnv, "SHUTDOWN_DRAIN", 0, 0, maxShutdownDrain); err != nil {
 		return config{}, err
 	}

@@ -30,8 +30,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if cfg.Addr != ":8000" || cfg.Postgres != nil || cfg.CORS.anyOrigin || !slices.Equal(cfg.CORS.origins, []string{"http://localhost:3000"}) {
 		t.Errorf("defaults = %+v", cfg)
 	}
-	if cfg.MaxTasks != 10000 {
-		t.Errorf("MaxTasks = %d, want 10000", cfg.MaxTasks)
+	if cfg.Store.MaxTasks != 10000 {
+		t.Errorf("MaxTasks = %d, want 10000", cfg.Store.MaxTasks)
 	}
 	if want := (pgOptions{Timeout: 5 * time.Second, MaxConns: 20, MaxIdleConns: 20, ConnMaxIdleTime: 4 * time.Minute, MaxTasks: 10000}); cfg.Store != want {
 		t.Errorf("store defaults = %+v, want %+v", cfg.Store, want)
@@ -60,7 +60,7 @@ func TestLoadConfig(t *testing.T) {
 		"DATABASE_TIMEOUT": "2500ms", "DATABASE_MAX_CONNS": "5", "DATABASE_MAX_IDLE_TIME": "90s", "MAX_TASKS_PER_USER": "0",
 	}))
 	// Idle connections follow a smaller pool unless set.
-	if want := (pgOptions{Timeout: 2500 * time.Millisecond, MaxConns: 5, MaxIdleConns: 5, ConnMaxIdleTime: 90 * time.Second}); err != nil || cfg.Store != want || cfg.MaxTasks != 0 {
+	if want := (pgOptions{Timeout: 2500 * time.Millisecond, MaxConns: 5, MaxIdleConns: 5, ConnMaxIdleTime: 90 * time.Second}); err != nil || cfg.Store != want || cfg.Store.MaxTasks != 0 {
 		t.Errorf("store options = %+v, %v; want %+v", cfg.Store, err, want)
 	}
 	for _, tt := range []struct {
@@ -212,6 +212,15 @@ func TestWithDotenv(t *testing.T) {
 	}
 	if _, err := withDotenv(envMap(nil), filepath.Join(dir, "missing")); err != nil {
 		t.Errorf("missing .env: %v", err)
+	}
+	// An empty variable in the environment counts as unset, and still hides
+	// the file's line: the default applies, as the README says.
+	lookup, err = withDotenv(envMap(map[string]string{"PORT": ""}), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := loadConfig(lookup); err != nil || cfg.Addr != ":"+defaultPort {
+		t.Errorf("PORT empty in the environment, 9000 in .env: address %q (%v), want the default port %s", cfg.Addr, err, defaultPort)
 	}
 }
 

@@ -1,5 +1,5 @@
-// Command tasksvc is a small task (to-do) REST API: six endpoints under
-// /api/{user_id}/tasks, a drop-in replacement for a FastAPI + SQLModel task
+// Command tasksvc is a small task (to-do) REST API: six endpoints and a
+// change feed under /api/{user_id}/tasks, a drop-in replacement for a FastAPI + SQLModel task
 // service, with the same paths, fields, status codes and error shapes.
 // Tasks live in PostgreSQL when DATABASE_URL is set, in memory otherwise.
 //
@@ -179,7 +179,7 @@ func newHTTPServer(h http.Handler, log *slog.Logger, headerTimeout time.Duration
 func openStore(ctx context.Context, cfg config, log *slog.Logger) (taskStore, <-chan error, error) {
 	if cfg.Postgres == nil {
 		log.Warn("DATABASE_URL is not set: tasks are kept IN MEMORY ONLY and are lost when the process stops")
-		return newMemStore(cfg.MaxTasks), nil, nil
+		return newMemStore(cfg.Store.MaxTasks), nil, nil
 	}
 	pg := cfg.Postgres
 	if cfg.DroppedChannelBinding {
