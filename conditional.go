@@ -82,16 +82,11 @@ func tagVersion(tag string) (time.Time, bool) {
 	return time.UnixMicro(micros).UTC(), true
 }
 
-// noneMatch reports whether If-None-Match names t's current ETag (weak
-// comparison, as RFC 9110 asks for GET) or is "*".
-func noneMatch(header string, t Task) bool {
-	return namesTag(header, etag(t))
-}
-
-// namesTag reports whether an If-None-Match value names the current
-// entity tag, weakly compared, or is "*".
-func namesTag(header, current string) bool {
-	for _, tag := range entityTags(header) {
+// noneMatch reports whether If-None-Match, over all its header lines (a
+// list may be split across them, as for If-Match), names the current
+// entity tag (weak comparison, as RFC 9110 asks for GET) or is "*".
+func noneMatch(h http.Header, current string) bool {
+	for _, tag := range entityTags(strings.Join(h.Values("If-None-Match"), ",")) {
 		if tag == "*" || strings.TrimPrefix(tag, "W/") == current {
 			return true
 		}

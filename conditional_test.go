@@ -35,6 +35,9 @@ func testETags(t *testing.T, h http.Handler, user string) {
 			t.Errorf("If-None-Match %s: %d %q ETag %q, want 304, no body, the ETag", inm, rec.Code, rec.Body, rec.Header().Get("ETag"))
 		}
 	}
+	if rec := serve(t, h, "GET", one(task.ID), "", "If-None-Match", `"x"`, "If-None-Match", tag); rec.Code != http.StatusNotModified {
+		t.Errorf("If-None-Match naming the tag on its second line: %d, want 304", rec.Code)
+	}
 	if rec := serve(t, h, "GET", one(task.ID), "", "If-None-Match", `"other"`); rec.Code != http.StatusOK {
 		t.Errorf("If-None-Match another tag: %d, want 200", rec.Code)
 	}

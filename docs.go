@@ -79,7 +79,7 @@ func serveEmbedded(file, mediaType string) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("ETag", tag)
-		if namesTag(r.Header.Get("If-None-Match"), tag) {
+		if noneMatch(r.Header, tag) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}

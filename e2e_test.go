@@ -519,7 +519,7 @@ func TestPostgresRefusesBadCredentials(t *testing.T) {
 	}
 	u.User = url.UserPassword("no_such_role_"+strings.ToLower(testRunID[5:]), "s3cr3t")
 	s := launch(t, bin, t.TempDir(), "DATABASE_URL="+u.String())
-	wantRefusedStart(t, s, "a role that does not exist", "tasksvc: PostgreSQL at ", "")
+	wantRefusedStart(t, s, "a role that does not exist", "tasksvc: PostgreSQL at ", "no_such_role_")
 }
 
 // ---------------------------------------------------------------------------

@@ -97,7 +97,7 @@ func serve(t testing.TB, h http.Handler, method, target, body string, header ...
 		req.Body = http.NoBody
 	}
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		req.Header.Add(header[i], header[i+1]) // a name given twice sends two lines
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)

@@ -108,7 +108,7 @@ func handleGetTask(log *slog.Logger, store taskStore) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		if noneMatch(r.Header.Get("If-None-Match"), task) {
+		if noneMatch(r.Header, etag(task)) {
 			w.Header().Set("ETag", etag(task))
 			w.WriteHeader(http.StatusNotModified)
 			return
