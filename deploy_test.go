@@ -87,16 +87,6 @@ func TestDeployFilesAgree(t *testing.T) {
 	}
 }
 
-// readFile returns a file's contents.
-func readFile(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // nginxBinary returns nginx's path, or skips the test when TEST_NGINX is
 // unset; with it set (CI sets it), a missing nginx fails the test.
 func nginxBinary(t *testing.T) string {
@@ -151,19 +141,21 @@ func startNginx(t *testing.T, upstreams []string) *nginxProxy {
 		cmd.Wait()
 	})
 	p := &nginxProxy{base: "http://127.0.0.1:" + port, accessLog: dir + "/tasksvc-access.log"}
-	for attempt := 0; ; attempt++ {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("nginx's output:\n%s", readFile(t, dir+"/nginx.out"))
+		}
+	})
+	// nginx has no readiness signal to wait on, so its health is polled.
+	eventually(t, 5*time.Second, "nginx answers", func() bool {
 		resp, err := http.Get(p.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		if err != nil {
+			return false
 		}
-		if attempt == 100 {
-			t.Fatalf("nginx does not answer: %v\n%s", err, readFile(t, dir+"/nginx.out"))
-		}
-		time.Sleep(50 * time.Millisecond) // nginx has no readiness signal to wait on
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return p
 }
 
 // retries counts the requests nginx sent to more than one instance: their

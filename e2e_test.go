@@ -253,19 +253,15 @@ func TestServiceFinishesRequestsInFlight(t *testing.T) {
 // another process, so there is no event to wait on.
 func waitForLockWaiter(t *testing.T, db *sql.DB, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(t, 30*time.Second, "the request reaches PostgreSQL", func() bool {
 		var waiting bool
 		err := db.QueryRowContext(t.Context(),
 			`SELECT count(*) > 0 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, pid).Scan(&waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if waiting {
-			return
-		}
-	}
-	t.Fatal("the request never reached PostgreSQL")
+		return waiting
+	})
 }
 
 // ---------------------------------------------------------------------------
@@ -643,7 +639,13 @@ func TestServiceServesOthersWhileClientsDoNotRead(t *testing.T) {
 		if i >= 40 {
 			target += "?limit=1000"
 		}
-		startNonReader(t, addr, target)
+		conn := startNonReader(t, addr, target)
+		// The answer has begun, so the service has read the tasks and is
+		// stuck writing them, before any probe is sent.
+		conn.SetReadDeadline(time.Now().Add(2 * timeout))
+		if line, err := bufio.NewReaderSize(conn, 16).ReadString('\n'); line != "HTTP/1.1 200 OK\r\n" {
+			t.Fatalf("client %d, which does not read the body: status line %q, %v", i, line, err)
+		}
 	}
 	probes := []struct{ method, path, body string }{
 		{"GET", tasksPath(other) + "/" + task.ID, ""},

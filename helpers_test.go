@@ -704,18 +704,14 @@ func waitReady(t *testing.T, s *service) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(t, 30*time.Second, "ready", func() bool {
 		resp, err := client.Get(s.base + "/readyz")
 		if err != nil {
 			t.Fatalf("readyz: %v", err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return
-		}
-	}
-	t.Fatalf("not ready within 30 s:\n%s", s.stderr())
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 // errorLines are the lines of stderr that are not log lines of level INFO
@@ -797,4 +793,28 @@ func serveVia(t testing.TB, srv *httptest.Server, method, target string) *httpte
 		t.Fatal(err)
 	}
 	return rec
+}
+
+// eventually polls cond until it holds or timeout passes, and returns how
+// long it took.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+	return time.Since(start)
+}
+
+// readFile returns a file of the repository, named with slashes.
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.FromSlash(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

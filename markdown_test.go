@@ -36,15 +36,6 @@ func markdownDocs(t *testing.T) []string {
 	return files
 }
 
-func readDoc(t *testing.T, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.FromSlash(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // fenceRE matches a line that opens or closes a fenced code block.
 var fenceRE = regexp.MustCompile("^ {0,3}(`{3,}|~{3,})")
 
@@ -214,7 +205,7 @@ func TestMarkdownLinksResolve(t *testing.T) {
 		}
 	})
 	for _, name := range markdownDocs(t) {
-		doc := readDoc(t, name)
+		doc := readFile(t, name)
 		for _, link := range markdownLinks(doc) {
 			if why := checkLink(name, link.target); why != "" {
 				t.Errorf("%s:%d: link %q %s", name, link.line, link.target, why)
@@ -233,7 +224,7 @@ var outsideWordsRE = regexp.MustCompile(`(?i)seed(?:\s|\\n|[-_])*plan|\.\./share
 func TestNoOutsideWords(t *testing.T) {
 	files := append(markdownDocs(t), "openapi.json", ".env.example")
 	for _, name := range files {
-		doc := readDoc(t, name)
+		doc := readFile(t, name)
 		for _, loc := range outsideWordsRE.FindAllStringIndex(doc, -1) {
 			line := strings.Count(doc[:loc[0]], "\n") + 1
 			t.Errorf("%s:%d: %q refers to material outside the repository; describe the service in its own words",
@@ -249,7 +240,7 @@ const maxReadmeLines = 250
 // TestReadmeIsTheFrontDoor: README.md is short, and shows how to run and
 // how to test the service as commands.
 func TestReadmeIsTheFrontDoor(t *testing.T) {
-	doc := readDoc(t, "README.md")
+	doc := readFile(t, "README.md")
 	lines := strings.Count(doc, "\n")
 	if doc != "" && !strings.HasSuffix(doc, "\n") {
 		lines++

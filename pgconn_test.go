@@ -382,20 +382,6 @@ func proxyTarget(t *testing.T, raw string) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// eventually polls cond until it holds or timeout passes, and returns how
-// long it took.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
-	return time.Since(start)
-}
-
 // TestPostgresOutage: while the database is stalled or cut off, every
 // endpoint answers 503 with Retry-After within the store timeout, /readyz is 503 and /healthz 200; once it is back, requests
 // succeed again on the same store, and no goroutine is left behind.
