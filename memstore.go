@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -125,9 +124,9 @@ func after(tasks []*Task, c *listCursor) []*Task {
 	return tasks[i:]
 }
 
-// listOrder is the list's order: (created_at, id).
+// listOrder is the list's order, (created_at, id): that of the cursors.
 func listOrder(a, b *Task) int {
-	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	return compareToCursor(a, listCursor{CreatedAt: b.CreatedAt, ID: b.ID})
 }
 
 // CreateTask implements taskStore.
