@@ -340,10 +340,12 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 }
 
 // toggleTaskSQL flips is_completed in one statement, so N concurrent
-// toggles flip it N times: PostgreSQL serialises them on the row lock.
-// toggleTaskKeyedSQL also records the answer, as createTaskKeyedSQL does.
+// toggles flip it N times: PostgreSQL serialises them on the row lock. It
+// numbers itself in the change feed as updateTaskSQL does.
+// toggleTaskKeyedSQL is the same write that also records the answer, as
+// createTaskKeyedSQL does.
 const (
-	toggleTaskSQL = `WITH held AS (
+	toggleTaskCTEs = `WITH held AS (
 			SELECT changes FROM task_user WHERE user_id = $1 FOR UPDATE
 		), upd AS (
 			UPDATE task SET
@@ -357,23 +359,10 @@ const (
 		), bump AS (
 			INSERT INTO task_user AS u (user_id, tasks, changes) SELECT $1, 1, change FROM upd
 			ON CONFLICT (user_id) DO UPDATE SET changes = excluded.changes
-		)
+		)`
+	toggleTaskSQL = toggleTaskCTEs + `
 		SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM upd`
-	toggleTaskKeyedSQL = `WITH held AS (
-			SELECT changes FROM task_user WHERE user_id = $1 FOR UPDATE
-		), upd AS (
-			UPDATE task SET
-				is_completed = NOT is_completed,
-				updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
-				change = coalesce((SELECT changes FROM held), 0) + 1
-			WHERE user_id = $1 AND id = $2
-				AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
-				AND (SELECT count(*) FROM held) >= 0
-			RETURNING id, user_id, title, description, is_completed, created_at, updated_at, change
-		), bump AS (
-			INSERT INTO task_user AS u (user_id, tasks, changes) SELECT $1, 1, change FROM upd
-			ON CONFLICT (user_id) DO UPDATE SET changes = excluded.changes
-		), rec AS (
+	toggleTaskKeyedSQL = toggleTaskCTEs + `, rec AS (
 			INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
 			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
 		), old AS (
