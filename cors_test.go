@@ -4,7 +4,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -79,4 +81,48 @@ func TestCORS(t *testing.T) {
 			t.Errorf("wildcard preflight: %d %v", rec.Code, rec.Header())
 		}
 	})
+}
+
+// TestCORSHeaderValues: the exact values docs/api.md lists. A preflight
+// gets every allowed method, the requested headers echoed, a max age of
+// 600 and credentials; a simple request may read exactly the documented
+// headers; every answer says Vary: Origin, with or without an Origin.
+func TestCORSHeaderValues(t *testing.T) {
+	t.Parallel()
+	const origin = "http://localhost:3000"
+	h := newTestServer(t)
+	wantHeader := func(t *testing.T, what string, hd http.Header, name string, want ...string) {
+		t.Helper()
+		if got := hd.Values(name); !slices.Equal(got, want) {
+			t.Errorf("%s: %s = %q, want %q", what, name, got, want)
+		}
+	}
+
+	requested := "authorization, content-type, if-match, idempotency-key, x-request-id"
+	rec := serve(t, h, "OPTIONS", "/api/u/tasks", "", "Origin", origin,
+		"Access-Control-Request-Method", "PATCH", "Access-Control-Request-Headers", requested)
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("preflight: %d %s", rec.Code, rec.Body)
+	}
+	wantHeader(t, "preflight", rec.Header(), "Access-Control-Allow-Origin", origin)
+	wantHeader(t, "preflight", rec.Header(), "Access-Control-Allow-Credentials", "true")
+	wantHeader(t, "preflight", rec.Header(), "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, PATCH, OPTIONS")
+	wantHeader(t, "preflight", rec.Header(), "Access-Control-Allow-Headers", requested)
+	wantHeader(t, "preflight", rec.Header(), "Access-Control-Max-Age", "600")
+	wantHeader(t, "preflight", rec.Header(), "Vary", "Origin")
+
+	rec = serve(t, h, "GET", "/api/u/tasks", "", "Origin", origin)
+	wantHeader(t, "simple request", rec.Header(), "Access-Control-Allow-Origin", origin)
+	wantHeader(t, "simple request", rec.Header(), "Access-Control-Allow-Credentials", "true")
+	wantHeader(t, "simple request", rec.Header(), "Vary", "Origin")
+	exposed := strings.Split(rec.Header().Get("Access-Control-Expose-Headers"), ", ")
+	slices.Sort(exposed)
+	if want := []string{"ETag", "Idempotent-Replayed", "Link", "Location", "Retry-After", "WWW-Authenticate", "X-Request-ID"}; !slices.Equal(exposed, want) {
+		t.Errorf("Access-Control-Expose-Headers names %q, want %q", exposed, want)
+	}
+
+	for _, header := range [][]string{nil, {"Origin", "https://evil.example"}} {
+		rec := serve(t, h, "GET", "/api/u/tasks", "", header...)
+		wantHeader(t, fmt.Sprintf("a request with %q", header), rec.Header(), "Vary", "Origin")
+	}
 }

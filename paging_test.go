@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"testing"
@@ -62,16 +63,9 @@ func testListPagination(t *testing.T, h http.Handler, user string) {
 			for _, task := range page {
 				got = append(got, task.ID)
 			}
-			target = ""
-			if link := rec.Header().Get("Link"); link != "" {
-				m := linkPattern.FindStringSubmatch(link)
-				if m == nil {
-					t.Fatalf("%s: Link %q is not <url>; rel=\"next\"", tt.query, link)
-				}
-				target = m[1]
-				if len(page) == 0 {
-					t.Fatalf("%s: an empty page links to another", tt.query)
-				}
+			target = nextLink(t, rec, tt.query)
+			if target != "" && len(page) == 0 {
+				t.Fatalf("%s: an empty page links to another", tt.query)
 			}
 		}
 		if !slices.Equal(got, want) {
@@ -111,4 +105,55 @@ func TestHandMadeCursorsAreNotErrors(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNoLinkOnAFullLastPage: a Link is sent only when at least one more
+// task follows, so a last page exactly as long as limit has none and never
+// leads to an empty page, whether it is the first page, one reached by a
+// Link, or one of a list narrowed by completed.
+func TestNoLinkOnAFullLastPage(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, h http.Handler, user string) {
+		tasks := "/api/" + user + "/tasks"
+		for i := range 4 {
+			task := createTask(t, h, user, fmt.Sprintf(`{"title": "task %d"}`, i))
+			if i < 2 {
+				serve(t, h, "PATCH", tasks+"/"+task.ID+"/complete", "")
+			}
+		}
+		for _, tt := range []struct {
+			query string
+			pages []int // the length of each page
+		}{
+			{"limit=2", []int{2, 2}},
+			{"limit=4", []int{4}},
+			{"limit=1&completed=true", []int{1, 1}},
+			{"completed=false&limit=2", []int{2}},
+		} {
+			target := tasks + "?" + tt.query
+			var got []int
+			for target != "" && len(got) <= len(tt.pages) {
+				rec := serve(t, h, "GET", target, "")
+				got = append(got, len(decodeAs[[]testTask](t, rec, http.StatusOK)))
+				target = nextLink(t, rec, tt.query)
+			}
+			if !slices.Equal(got, tt.pages) {
+				t.Errorf("%s: pages of %v tasks, want %v (a full last page must have no Link)", tt.query, got, tt.pages)
+			}
+		}
+	})
+}
+
+// nextLink returns the target of a page's Link rel="next", "" without one.
+func nextLink(t *testing.T, rec *httptest.ResponseRecorder, query string) string {
+	t.Helper()
+	link := rec.Header().Get("Link")
+	if link == "" {
+		return ""
+	}
+	m := linkPattern.FindStringSubmatch(link)
+	if m == nil {
+		t.Fatalf("%s: Link %q is not <url>; rel=\"next\"", query, link)
+	}
+	return m[1]
 }

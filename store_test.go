@@ -659,6 +659,49 @@ func TestTaskLimit(t *testing.T) {
 	})
 }
 
+// TestKeyedCreateReplaysAtTheTaskLimit: a retry of a keyed create that
+// succeeded gets its first answer even after the user reached the task
+// limit, and even after that task was deleted and the limit reached again:
+// a replay stores nothing, so the limit does not refuse it.
+func TestKeyedCreateReplaysAtTheTaskLimit(t *testing.T) {
+	t.Parallel()
+	onEachStoreWith(t, func(o *pgOptions) { o.MaxTasks = 2 }, func(t *testing.T, s taskStore) {
+		ctx := t.Context()
+		user := newUserID(t)
+		in := newTask{Title: "keyed", Description: ptr("before the limit")}
+		key := newIdempotencyKey("k", "create", in.Title, in.Description)
+		first, replayed, err := s.CreateTask(ctx, user, in, key)
+		if err != nil || replayed {
+			t.Fatalf("first keyed create: replayed %v, %v", replayed, err)
+		}
+		mustCreate(t, s, user, newTask{Title: "fills the limit"})
+		_, _, err = s.CreateTask(ctx, user, newTask{Title: "one too many"}, idempotencyKey{})
+		wantTaskLimit(t, "a create at the limit", err, 2)
+
+		again, replayed, err := s.CreateTask(ctx, user, in, key)
+		if err != nil || !replayed {
+			t.Fatalf("retry at the limit: replayed %v, %v; want the first answer", replayed, err)
+		}
+		wantSameTask(t, again, first)
+		if n := len(listWith(t, s, user, listQuery{})); n != 2 {
+			t.Errorf("the user has %d tasks after a replay at the limit, want 2", n)
+		}
+
+		if err := s.DeleteTask(ctx, user, first.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, s, user, newTask{Title: "fills the limit again"})
+		again, replayed, err = s.CreateTask(ctx, user, in, key)
+		if err != nil || !replayed {
+			t.Fatalf("retry at the limit after the task was deleted: replayed %v, %v; want the first answer", replayed, err)
+		}
+		wantSameTask(t, again, first)
+		if n := len(listWith(t, s, user, listQuery{})); n != 2 {
+			t.Errorf("the user has %d tasks after the second replay, want 2", n)
+		}
+	})
+}
+
 // TestTaskLimitUnderConcurrency: at one task below the limit, of many
 // concurrent creates exactly one succeeds.
 func TestTaskLimitUnderConcurrency(t *testing.T) {

@@ -622,3 +622,89 @@ type failingWriter struct {
 func (w *failingWriter) Write([]byte) (int, error) {
 	return 0, errors.New("i/o timeout")
 }
+
+// TestKeyedCreateReplayedAtTheTaskLimit: a keyed create retried after the
+// user reached the task limit gets the first answer again, 201 with
+// Idempotent-Replayed: true and the first Location and ETag, not the 409
+// a new create gets; and the replay stores nothing.
+func TestKeyedCreateReplayedAtTheTaskLimit(t *testing.T) {
+	t.Parallel()
+	h := newServer(discardLogger(), newMemStore(2), testCORS, nil, nil)
+	body := `{"title": "pay rent", "description": "before the 3rd"}`
+	first := serve(t, h, "POST", "/api/u/tasks", body, "Idempotency-Key", "rent-1")
+	task := decodeAs[testTask](t, first, http.StatusCreated)
+	createTask(t, h, "u", `{"title": "fills the limit"}`)
+	wantDetail(t, serve(t, h, "POST", "/api/u/tasks", `{"title": "one too many"}`), http.StatusConflict,
+		"Task limit reached: a user may have at most 2 tasks; delete some to create more")
+
+	retry := serve(t, h, "POST", "/api/u/tasks", body, "Idempotency-Key", "rent-1")
+	if got := decodeAs[testTask](t, retry, http.StatusCreated); !equalTasks(got, task) {
+		t.Errorf("replay at the limit = %s, want %s", show(got), show(task))
+	}
+	if got := retry.Header().Get("Idempotent-Replayed"); got != "true" {
+		t.Errorf("Idempotent-Replayed = %q, want \"true\"", got)
+	}
+	for _, hdr := range []string{"Location", "ETag"} {
+		if got, want := retry.Header().Get(hdr), first.Header().Get(hdr); got != want || want == "" {
+			t.Errorf("replay %s = %q, want the first answer's %q", hdr, got, want)
+		}
+	}
+	if n := len(listTasks(t, h, "u")); n != 2 {
+		t.Errorf("%d tasks after a replay at the limit, want 2", n)
+	}
+}
+
+// TestListContentLength: a list or a page that fits in one piece of about
+// 32 KiB comes with a Content-Length; a longer one comes in chunks,
+// without one, on the wire.
+func TestListContentLength(t *testing.T) {
+	t.Parallel()
+	mem := newMemStore(defaultMaxTasks)
+	mustCreate(t, mem, "small", newTask{Title: "a"})
+	mustCreate(t, mem, "small", newTask{Title: "b"})
+	// Over the 2 KiB net/http sizes itself, under one piece: only the
+	// service's own Content-Length keeps this one from being chunked.
+	for range 10 {
+		mustCreate(t, mem, "medium", newTask{Title: "t", Description: ptr(strings.Repeat("d", 1000))})
+	}
+	const long = 8 // tasks of over 5,000 bytes each: more than one piece
+	for range long {
+		mustCreate(t, mem, "long", newTask{Title: "t", Description: ptr(strings.Repeat("d", 5000))})
+	}
+	srv := httptest.NewServer(newServer(discardLogger(), mem, testCORS, nil, nil))
+	defer srv.Close()
+	for _, tt := range []struct {
+		target  string
+		chunked bool
+	}{
+		{"/api/small/tasks", false},
+		{"/api/small/tasks?limit=1", false},
+		{"/api/small/tasks?limit=1000", false},
+		{"/api/medium/tasks", false},
+		{"/api/medium/tasks?limit=10", false},
+		{"/api/long/tasks", true},
+		{fmt.Sprintf("/api/long/tasks?limit=%d", long), true},
+	} {
+		resp, err := srv.Client().Get(srv.URL + tt.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || !json.Valid(body) {
+			t.Fatalf("%s: %d, %d bytes, %v", tt.target, resp.StatusCode, len(body), err)
+		}
+		if tt.chunked {
+			if len(body) <= taskArrayPiece {
+				t.Fatalf("%s: %d bytes fit in one piece: the test no longer spans several", tt.target, len(body))
+			}
+			if resp.ContentLength != -1 || !slices.Equal(resp.TransferEncoding, []string{"chunked"}) {
+				t.Errorf("%s (%d bytes): Content-Length %d, Transfer-Encoding %q; want chunked without a length",
+					tt.target, len(body), resp.ContentLength, resp.TransferEncoding)
+			}
+		} else if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 || len(body) > taskArrayPiece {
+			t.Errorf("%s (%d bytes): Content-Length %d, Transfer-Encoding %q; want the length, not chunked",
+				tt.target, len(body), resp.ContentLength, resp.TransferEncoding)
+		}
+	}
+}
