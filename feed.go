@@ -47,8 +47,8 @@ func (v *validator) changesQuery(r *http.Request, userID string) changesQuery {
 	q := changesQuery{Limit: maxPageLimit}
 	last := lastQueryValue(r)
 	if raw, ok := last("since"); ok {
-		if n, ok := decodeChangeCursor(raw, userID); ok {
-			q.Since = &n
+		if c, ok := decodeChangeCursor(raw, userID); ok {
+			q.Since = &c
 		} else {
 			v.addBadCursor()
 		}
@@ -64,28 +64,33 @@ func (v *validator) addBadCursor() {
 	v.add("value_error", "Value error, since must be a cursor this user's changes gave", nil, "query", "since")
 }
 
-// encodeChangeCursor makes the opaque since= value for change n of a user:
-// the number and 8 bytes of a hash of the user id, base64url, so that one
-// user's cursor is not taken for another's.
-func encodeChangeCursor(n int64, userID string) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(n))
+// encodeChangeCursor makes the opaque since= value for a position in a
+// user's feed: its numbers, then 8 bytes of a hash of the user id so that
+// one user's cursor is not taken for another's, in base64url. A plain
+// cursor (Floor equal to After) holds one number, 16 bytes in all.
+func encodeChangeCursor(c changeCursor, userID string) string {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(c.After))
+	if c.Floor != c.After {
+		b = binary.BigEndian.AppendUint64(b, uint64(c.Floor))
+	}
 	sum := sha256.Sum256([]byte(userID))
-	copy(b[8:], sum[:8])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return base64.RawURLEncoding.EncodeToString(append(b, sum[:8]...))
 }
 
 // decodeChangeCursor reads a cursor made by encodeChangeCursor for userID.
-func decodeChangeCursor(s, userID string) (int64, bool) {
+func decodeChangeCursor(s, userID string) (changeCursor, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 16 {
-		return 0, false
+	if err != nil || (len(b) != 16 && len(b) != 24) {
+		return changeCursor{}, false
 	}
-	n := int64(binary.BigEndian.Uint64(b[:8]))
-	if n < 0 || encodeChangeCursor(n, userID) != s {
-		return 0, false
+	c := cursorAt(int64(binary.BigEndian.Uint64(b)))
+	if len(b) == 24 {
+		c.Floor = int64(binary.BigEndian.Uint64(b[8:]))
 	}
-	return n, true
+	if c.After < 0 || c.Floor < c.After || encodeChangeCursor(c, userID) != s {
+		return changeCursor{}, false
+	}
+	return c, true
 }
 
 // appendChangesPage appends the answer: {"changes": [{"op": "upsert",

@@ -15,7 +15,7 @@ import (
 
 // changes reads the user's changes after since (nil: from the start) and
 // fails the test on an error.
-func changes(t *testing.T, s taskStore, user string, since *int64, limit int) changesPage {
+func changes(t *testing.T, s taskStore, user string, since *changeCursor, limit int) changesPage {
 	t.Helper()
 	page, err := s.Changes(t.Context(), user, changesQuery{Since: since, Limit: limit})
 	if err != nil {
@@ -99,7 +99,7 @@ func testChanges(t *testing.T, s taskStore) {
 	if again := changes(t, s, user, nil, 1000); again.Cursor != current.Cursor {
 		t.Errorf("the counter after two writes that changed nothing: %d, want %d", again.Cursor, current.Cursor)
 	}
-	future := current.Cursor + 1000
+	future := cursorAt(current.Cursor.After + 1000)
 	if _, err := s.Changes(t.Context(), user, changesQuery{Since: &future, Limit: 10}); !errors.Is(err, errCursorUnknown) {
 		t.Errorf("a cursor past the last change: %v, want errCursorUnknown", err)
 	}
@@ -192,12 +192,48 @@ func writeAtRandom(t *testing.T, s taskStore, user string, worker, n int) {
 	}
 }
 
+// TestTombstoneWindow: a user keeps the deletes of their last
+// TombstoneWindow changes only; a cursor that needs an older one is
+// errCursorExpired.
+func TestTombstoneWindow(t *testing.T) {
+	t.Parallel()
+	onEachStoreWith(t, func(o *pgOptions) { o.TombstoneWindow = 3 }, testTombstoneWindow)
+}
+
+func testTombstoneWindow(t *testing.T, s taskStore) {
+	user := newUserID(t)
+	var tasks []Task
+	for _, title := range []string{"a", "b", "c", "d"} {
+		tasks = append(tasks, mustCreate(t, s, user, newTask{Title: title}))
+	}
+	beforeDeletes := changes(t, s, user, nil, 10).Cursor // change 4
+	for i, task := range tasks {
+		if err := s.DeleteTask(t.Context(), user, task.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 { // changes 5, 6, 7: all three deletes still kept
+			if page := changes(t, s, user, &beforeDeletes, 10); len(page.Changes) != 3 {
+				t.Fatalf("three deletes in a window of three: %v", describeChanges(page))
+			}
+		}
+	}
+	// The fourth delete (8) forgets the first (5).
+	if _, err := s.Changes(t.Context(), user, changesQuery{Since: &beforeDeletes, Limit: 10}); !errors.Is(err, errCursorExpired) {
+		t.Errorf("a cursor that needs the delete past the window: %v, want errCursorExpired", err)
+	}
+	afterFirst := cursorAt(5)
+	if got, want := fmt.Sprint(describeChanges(changes(t, s, user, &afterFirst, 10))),
+		fmt.Sprint([]string{"-" + tasks[1].ID, "-" + tasks[2].ID, "-" + tasks[3].ID}); got != want {
+		t.Errorf("the deletes kept: %s, want %s", got, want)
+	}
+}
+
 // TestChangesExpire: a cursor from before a forgotten delete is
 // errCursorExpired, one after it is followed.
 func TestChangesExpire(t *testing.T) {
 	t.Parallel()
 	s := storeWithForgottenDeletes(t)
-	before, after := int64(1), int64(2)
+	before, after := cursorAt(1), cursorAt(2)
 	if _, err := s.Changes(t.Context(), "u", changesQuery{Since: &before, Limit: 10}); !errors.Is(err, errCursorExpired) {
 		t.Errorf("a cursor before the forgotten delete: %v, want errCursorExpired", err)
 	}
@@ -232,13 +268,13 @@ func TestChangesEndpoint(t *testing.T) {
 		t.Errorf("after the delete: %+v", next)
 	}
 	for _, target := range []string{"/api/other/tasks/changes?since=" + first.Cursor, "/api/u/tasks/changes?since=nope",
-		"/api/u/tasks/changes?limit=1001", "/api/u/tasks/changes?since=" + encodeChangeCursor(99, "u")} {
+		"/api/u/tasks/changes?limit=1001", "/api/u/tasks/changes?since=" + encodeChangeCursor(cursorAt(99), "u")} {
 		if rec := serve(t, h, "GET", target, ""); rec.Code != http.StatusUnprocessableEntity {
 			t.Errorf("GET %s: %d, want 422", target, rec.Code)
 		}
 	}
 	expired := newServer(discardLogger(), storeWithForgottenDeletes(t), testCORS, nil, nil)
-	rec := serve(t, expired, "GET", "/api/u/tasks/changes?since="+encodeChangeCursor(1, "u"), "")
+	rec := serve(t, expired, "GET", "/api/u/tasks/changes?since="+encodeChangeCursor(cursorAt(1), "u"), "")
 	if rec.Code != http.StatusGone {
 		t.Errorf("an expired cursor: %d, want 410", rec.Code)
 	}

@@ -316,13 +316,15 @@ func onEachStore(t *testing.T, test func(t *testing.T, h http.Handler, user stri
 
 // onEachStoreWith runs test on a memory store and, with TEST_DATABASE_URL
 // set, a PostgreSQL store, both made with the options set gives them (the
-// memory store takes MaxTasks from them).
+// memory store takes MaxTasks and TombstoneWindow from them).
 func onEachStoreWith(t *testing.T, set func(*pgOptions), test func(t *testing.T, s taskStore)) {
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
 		opts := defaultPgOptions()
 		set(&opts)
-		test(t, newMemStore(opts.MaxTasks))
+		m := newMemStore(opts.MaxTasks)
+		m.tombstones = int64(opts.TombstoneWindow)
+		test(t, m)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()

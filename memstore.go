@@ -27,7 +27,10 @@ type memStore struct {
 	expiries []memKeyRef
 	keySeq   uint64 // numbers recorded keys, so a stale memKeyRef is told apart
 	maxTasks int    // per user; 0 for no limit
-	now      func() time.Time
+	// tombstones is how many of a user's changes a delete stays in the
+	// feed for: tombstoneWindow, smaller in tests.
+	tombstones int64
+	now        func() time.Time
 }
 
 // memUser is one user's data. A task is in byID and in exactly one of open
@@ -81,7 +84,7 @@ var _ taskStore = (*memStore)(nil)
 // newMemStore returns an empty in-memory store that allows each user
 // maxTasks tasks (0 for no limit).
 func newMemStore(maxTasks int) *memStore {
-	return &memStore{users: make(map[string]*memUser), maxTasks: maxTasks, now: time.Now}
+	return &memStore{users: make(map[string]*memUser), maxTasks: maxTasks, tombstones: tombstoneWindow, now: time.Now}
 }
 
 // ListTasks implements taskStore: a binary search finds the page's start in
@@ -386,17 +389,19 @@ func (m *memStore) logChange(u *memUser, id string, deleted bool) {
 	c := memChange{change: u.changes, id: id, deleted: deleted, at: now}
 	u.log = append(u.log, c)
 	u.latest[id] = c.change
+	trimTo := int64(0) // as deleteTaskSQL, only a delete trims by number
 	if deleted {
+		trimTo = c.change - m.tombstones
 		u.deletes = append(u.deletes, c)
 	}
-	u.forgetExpiredDeletes(now)
+	u.forgetDeletes(now, trimTo)
 	u.compactLog()
 }
 
-// forgetExpiredDeletes forgets the deletes past tombstoneRetention and
-// moves forgotten past them.
-func (u *memUser) forgetExpiredDeletes(now time.Time) {
-	for len(u.deletes) > 0 && now.Sub(u.deletes[0].at) >= tombstoneRetention {
+// forgetDeletes forgets the deletes past tombstoneRetention and those
+// numbered trimTo or lower, and moves forgotten past them.
+func (u *memUser) forgetDeletes(now time.Time, trimTo int64) {
+	for len(u.deletes) > 0 && (now.Sub(u.deletes[0].at) >= tombstoneRetention || u.deletes[0].change <= trimTo) {
 		d := u.deletes[0]
 		if u.latest[d.id] == d.change {
 			delete(u.latest, d.id)
@@ -426,7 +431,7 @@ func (m *memStore) Changes(_ context.Context, userID string, q changesQuery) (ch
 	}
 	var since int64
 	if q.Since != nil {
-		since = *q.Since
+		since = q.Since.After
 	}
 	i, _ := slices.BinarySearchFunc(u.log, since+1, func(c memChange, n int64) int { return cmp.Compare(c.change, n) })
 	var changes []taskChange

@@ -154,6 +154,13 @@ func TestMemStoreDeletesExpireBehindOlderTasks(t *testing.T) {
 	if page := changes(t, s, "u", nil, 10); len(page.Changes) != 2 {
 		t.Errorf("a full sync after the delete is forgotten: %v, want the 2 live tasks", describeChanges(page))
 	}
+	// Paging through the current tasks passes the forgotten delete's
+	// number: the task before it and the one after it both come.
+	first := changes(t, s, "u", nil, 1)
+	rest := changes(t, s, "u", &first.Cursor, 10)
+	if len(first.Changes) != 1 || len(rest.Changes) != 1 || rest.HasMore {
+		t.Errorf("a full sync one task a page: %v then %v", describeChanges(first), describeChanges(rest))
+	}
 }
 
 // TestMemStoreFailedWritesKeepNoUser: writes to missing tasks under fresh

@@ -188,10 +188,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: list, server: down, target: "/api/u/tasks?limit=10", status: 503},
 
 		{op: feed, server: ok, target: "/api/u/tasks/changes", header: requestID("feed-1"), status: 200},
-		{op: feed, server: ok, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(0, "u") + "&limit=1", status: 200},
+		{op: feed, server: ok, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(cursorAt(0), "u") + "&limit=1", status: 200},
 		{op: feed, server: ok, target: "/api/./tasks/changes", status: 404},
-		{op: feed, server: expired, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(1, "u"), status: 410},
-		{op: feed, server: ok, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(0, "someone-else") + "&limit=0", status: 422},
+		{op: feed, server: expired, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(cursorAt(1), "u"), status: 410},
+		{op: feed, server: ok, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(cursorAt(0), "someone-else") + "&limit=0", status: 422},
 		{op: feed, server: broken, target: "/api/u/tasks/changes", status: 500},
 		{op: feed, server: down, target: "/api/u/tasks/changes", status: 503},
 

@@ -42,6 +42,9 @@ type pgOptions struct {
 	Prepare bool
 	// MaxTasks is how many tasks a user may have; 0 for no limit.
 	MaxTasks int
+	// TombstoneWindow is how many of a user's changes a delete stays in
+	// the feed for: tombstoneWindow, smaller in tests.
+	TombstoneWindow int
 	// Log receives the store's warnings; nil discards them.
 	Log *slog.Logger
 }
@@ -78,6 +81,7 @@ func defaultPgOptions() pgOptions {
 		MaxIdleConns:    defaultPgMaxIdleConns,
 		ConnMaxIdleTime: defaultPgConnIdleTime,
 		MaxTasks:        defaultMaxTasks,
+		TombstoneWindow: tombstoneWindow,
 	}
 }
 
@@ -168,7 +172,7 @@ func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &pgStore{db: db, schemaDB: schemaDB, timeout: opts.Timeout, maxTasks: opts.MaxTasks, log: log, prepare: opts.Prepare,
+	s := &pgStore{db: db, schemaDB: schemaDB, timeout: opts.Timeout, maxTasks: opts.MaxTasks, tombstones: opts.TombstoneWindow, log: log, prepare: opts.Prepare,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.purgeLoop(keyPurgeInterval)
 	return s, nil

@@ -43,7 +43,7 @@ func (s *pgStore) Changes(ctx context.Context, userID string, q changesQuery) (c
 	// older version created during a rolling upgrade, unnumbered (0).
 	since := int64(-1)
 	if q.Since != nil {
-		since = *q.Since
+		since = q.Since.After
 	}
 	rows, err := s.query(ctx, changesSQL, userID, since, q.Limit+1, q.Since != nil)
 	if err != nil {
@@ -95,26 +95,29 @@ func scanChange(rows *sql.Rows, counter, forgotten *int64) (taskChange, bool, er
 // changes read (up to one more than asked) into a page, as both stores
 // answer Changes.
 func pageOfChanges(q changesQuery, counter, forgotten int64, changes []taskChange) (changesPage, error) {
-	if q.Since != nil && *q.Since > counter {
-		return changesPage{}, fmt.Errorf("list changes: %w", errCursorUnknown)
-	}
-	if q.Since != nil && *q.Since < forgotten {
-		return changesPage{}, fmt.Errorf("list changes: %w", errCursorExpired)
+	// Reading the current tasks, the client needs the deletes from now on.
+	floor := counter
+	if q.Since != nil {
+		floor = q.Since.Floor
+		if q.Since.After > counter || floor > counter {
+			return changesPage{}, fmt.Errorf("list changes: %w", errCursorUnknown)
+		}
+		if floor < forgotten {
+			return changesPage{}, fmt.Errorf("list changes: %w", errCursorExpired)
+		}
 	}
 	page := changesPage{Changes: changes, HasMore: len(changes) > q.Limit}
 	if page.HasMore {
 		page.Changes = changes[:q.Limit]
 	}
-	switch {
-	case page.HasMore:
-		page.Cursor = page.Changes[len(page.Changes)-1].Change
-	case q.Since == nil:
-		page.Cursor = counter // the whole list: later changes are news
-	case len(page.Changes) > 0:
-		page.Cursor = page.Changes[len(page.Changes)-1].Change
-	default:
-		page.Cursor = *q.Since
+	after := floor // the whole list, or nothing new: later changes are news
+	if q.Since != nil {
+		after = q.Since.After
 	}
+	if n := len(page.Changes); n > 0 && (page.HasMore || q.Since != nil) {
+		after = page.Changes[n-1].Change
+	}
+	page.Cursor = changeCursor{After: after, Floor: max(floor, after)}
 	if page.Changes == nil {
 		page.Changes = []taskChange{}
 	}

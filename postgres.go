@@ -42,12 +42,13 @@ func versionsArg(c ifMatch) any {
 // in one write, see parsePostgresURL) behind a transaction-mode pooler such
 // as PgBouncer or Neon's pooled endpoint, which cannot keep named ones.
 type pgStore struct {
-	db       *sql.DB
-	schemaDB *sql.DB // one connection, for schema.sql only (see newPostgres)
-	timeout  time.Duration
-	maxTasks int // per user; 0 for no limit
-	log      *slog.Logger
-	prepare  bool
+	db         *sql.DB
+	schemaDB   *sql.DB // one connection, for schema.sql only (see newPostgres)
+	timeout    time.Duration
+	maxTasks   int // per user; 0 for no limit
+	tombstones int // pgOptions.TombstoneWindow
+	log        *slog.Logger
+	prepare    bool
 	// stmts holds the prepared statements by SQL text when prepare is set;
 	// it is written before ready is set and only read afterwards.
 	stmts map[string]*sql.Stmt
@@ -307,18 +308,25 @@ func (s *pgStore) whyNotFound(ctx context.Context, userID, id string, cond ifMat
 // in task_user with the next number of the user's changes, and leaves a
 // tombstone with that number; it returns how many tasks it deleted. The
 // user's task_user row is locked first (held), as every other write locks
-// it before its task row, so two writes of one user never deadlock.
+// it before its task row, so two writes of one user never deadlock. The
+// user's tombstones more than $4 changes old go (trim), and forgotten moves
+// past them, so that a user keeps at most $4 of them.
 const deleteTaskSQL = `WITH held AS (
-		SELECT 1 FROM task_user WHERE user_id = $1 FOR UPDATE
+		SELECT changes FROM task_user WHERE user_id = $1 FOR UPDATE
 	), del AS (
 		DELETE FROM task
 		WHERE user_id = $1 AND id = $2
 			AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
 			AND (SELECT count(*) FROM held) >= 0
 		RETURNING id
+	), trim AS (
+		DELETE FROM task_tombstone
+		WHERE user_id = $1 AND change <= (SELECT changes FROM held) + 1 - $4::bigint AND EXISTS (SELECT 1 FROM del)
+		RETURNING change
 	), uncount AS (
 		INSERT INTO task_user AS u (user_id, tasks, changes) SELECT $1, 0, 1 FROM del
-		ON CONFLICT (user_id) DO UPDATE SET tasks = greatest(u.tasks - 1, 0), changes = u.changes + 1
+		ON CONFLICT (user_id) DO UPDATE SET tasks = greatest(u.tasks - 1, 0), changes = u.changes + 1,
+			forgotten = greatest(u.forgotten, (SELECT max(change) FROM trim))
 		RETURNING u.changes
 	), tomb AS (
 		INSERT INTO task_tombstone (user_id, id, change) SELECT $1, id, (SELECT changes FROM uncount) FROM del
@@ -330,7 +338,7 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
 	var n int
-	if err := s.queryValue(ctx, "delete task", deleteTaskSQL, []any{userID, id, versionsArg(cond)}, &n); err != nil {
+	if err := s.queryValue(ctx, "delete task", deleteTaskSQL, []any{userID, id, versionsArg(cond), s.tombstones}, &n); err != nil {
 		return err
 	}
 	if n == 0 {

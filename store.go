@@ -53,7 +53,7 @@ type taskStore interface {
 	// Changes returns up to q.Limit of the user's changes after q.Since, in
 	// the order they committed, each task once, in its latest state: the
 	// change feed. Without q.Since, the user's current tasks. Errors:
-	// errCursorExpired when q.Since is older than the tombstones kept,
+	// errCursorExpired when q.Since needs deletes no longer kept,
 	// errCursorUnknown when it is past the user's last change.
 	Changes(ctx context.Context, userID string, q changesQuery) (changesPage, error)
 	// Ping reports whether the store can answer; errStoreUnavailable if not.
@@ -72,9 +72,22 @@ var (
 
 // changesQuery asks for a user's changes after a cursor.
 type changesQuery struct {
-	Since *int64 // after this change; nil for the user's current tasks
-	Limit int    // at most this many, at least 1
+	Since *changeCursor // after this position; nil for the user's current tasks
+	Limit int           // at most this many, at least 1
 }
+
+// changeCursor is a position in a user's change feed. After is the last
+// change the client has; Floor (at least After) is the change after which
+// it needs every delete. The two differ only while a client pages through
+// the current tasks: a delete numbered between the task it has read last
+// and the start of that reading removed a task it never saw, so that
+// delete being forgotten does not expire its cursor.
+type changeCursor struct {
+	After, Floor int64
+}
+
+// cursorAt is the plain cursor of a client that has every change up to n.
+func cursorAt(n int64) changeCursor { return changeCursor{After: n, Floor: n} }
 
 // taskChange is one entry of the change feed: a task as it is now, or the
 // id of a task deleted.
@@ -88,13 +101,19 @@ type taskChange struct {
 // them with, and whether more follow.
 type changesPage struct {
 	Changes []taskChange
-	Cursor  int64
+	Cursor  changeCursor
 	HasMore bool
 }
 
 // tombstoneRetention is how long a delete is kept in the change feed; a
 // cursor older than the oldest delete forgotten is errCursorExpired.
 const tombstoneRetention = 30 * 24 * time.Hour
+
+// tombstoneWindow bounds the deletes kept per user: a delete leaves the
+// feed once tombstoneRetention has passed or the user has made this many
+// changes since (whichever comes first), so a user who creates and deletes
+// without end stores at most this many tombstones.
+const tombstoneWindow = 10000
 
 var (
 	// errCursorExpired means the changes after a cursor include deletes no
