@@ -150,34 +150,61 @@ func redactedURL(raw string) string {
 // through. It reads the user_id as every handler does, with PathValue, so
 // it only wraps routes whose pattern has {user_id}.
 func requireUser(log *slog.Logger, a *authenticator, next http.Handler) http.Handler {
+	return checkUser(log, a, next, false)
+}
+
+// requireUserUntilExpiry is requireUser for a response that lasts (an
+// event stream): next finds when the token expires with tokenExpiry.
+func requireUserUntilExpiry(log *slog.Logger, a *authenticator, next http.Handler) http.Handler {
+	return checkUser(log, a, next, true)
+}
+
+func checkUser(log *slog.Logger, a *authenticator, next http.Handler, passExpiry bool) http.Handler {
 	if a == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.allow(r); err != nil {
+		exp, err := a.allow(r)
+		if err != nil {
 			writeError(w, r, log, err)
 			return
+		}
+		if passExpiry {
+			r = r.WithContext(context.WithValue(r.Context(), tokenExpiryKey{}, exp))
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// tokenExpiryKey holds, in a request's context, when its token expires.
+type tokenExpiryKey struct{}
+
+// tokenExpiry returns when the request's token stops being accepted (its
+// exp, and the leeway), if requireUserUntilExpiry checked one.
+func tokenExpiry(ctx context.Context) (time.Time, bool) {
+	exp, ok := ctx.Value(tokenExpiryKey{}).(time.Time)
+	return exp, ok
+}
+
 // allow checks r's bearer token and that its subject is the path's
-// user_id: nil, a *tokenError, errWrongSubject, or an error wrapping
-// errKeysUnavailable.
-func (a *authenticator) allow(r *http.Request) error {
+// user_id, and returns when the token stops being accepted: an error is a
+// *tokenError, errWrongSubject, or one wrapping errKeysUnavailable.
+func (a *authenticator) allow(r *http.Request) (time.Time, error) {
 	token, err := bearerToken(r)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	sub, err := a.verify(r.Context(), token)
+	c, err := a.verify(r.Context(), token)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
-	if sub != r.PathValue("user_id") {
-		return errWrongSubject
+	if c.Sub != r.PathValue("user_id") {
+		return time.Time{}, errWrongSubject
 	}
-	return nil
+	// checkClaims refused a token without exp. The time left is measured
+	// on the authenticator's clock, the expiry returned on the real one.
+	until := time.UnixMilli(int64((*c.Exp + authLeeway.Seconds()) * 1000))
+	return time.Now().Add(until.Sub(a.now())), nil
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>"
@@ -266,54 +293,54 @@ type jwtClaims struct {
 	Nbf *float64        `json:"nbf"`
 }
 
-// verify checks a compact JWS token and returns its subject. A refused
+// verify checks a compact JWS token and returns its claims. A refused
 // token is a *tokenError; an error wrapping errKeysUnavailable means it
 // could not be checked.
-func (a *authenticator) verify(ctx context.Context, token string) (string, error) {
+func (a *authenticator) verify(ctx context.Context, token string) (jwtClaims, error) {
 	if len(token) > maxTokenBytes {
-		return "", invalidToken("token too long")
+		return jwtClaims{}, invalidToken("token too long")
 	}
 	h64, rest, ok := strings.Cut(token, ".")
 	p64, s64, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || strings.IndexByte(s64, '.') >= 0 {
-		return "", invalidToken("not three dot-separated parts")
+		return jwtClaims{}, invalidToken("not three dot-separated parts")
 	}
 	// One buffer for the three decoded parts: one allocation, not three.
 	buf := make([]byte, b64.DecodedLen(len(h64))+b64.DecodedLen(len(p64))+b64.DecodedLen(len(s64)))
 	header, err := decodePart(buf, h64)
 	if err != nil {
-		return "", invalidToken("header is not base64url")
+		return jwtClaims{}, invalidToken("header is not base64url")
 	}
 	payload, err := decodePart(buf[len(header):], p64)
 	if err != nil {
-		return "", invalidToken("payload is not base64url")
+		return jwtClaims{}, invalidToken("payload is not base64url")
 	}
 	sig, err := decodePart(buf[len(header)+len(payload):], s64)
 	if err != nil {
-		return "", invalidToken("signature is not base64url")
+		return jwtClaims{}, invalidToken("signature is not base64url")
 	}
 	var h jwsHeader
 	if err := json.Unmarshal(header, &h); err != nil {
-		return "", invalidToken("header is not a JSON object of the expected types")
+		return jwtClaims{}, invalidToken("header is not a JSON object of the expected types")
 	}
 	if h.Crit != nil {
 		// RFC 7515 §4.1.11: an extension marked critical that is not
 		// understood makes the token invalid, and none is understood here.
-		return "", invalidToken("crit header present")
+		return jwtClaims{}, invalidToken("crit header present")
 	}
 	signed := token[:len(h64)+1+len(p64)]
 	if err := a.checkSignature(ctx, h, signed, sig); err != nil {
-		return "", err
+		return jwtClaims{}, err
 	}
 	// Claims are read only once the signature holds.
 	var c jwtClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return "", invalidToken("claims are not a JSON object of the expected types")
+		return jwtClaims{}, invalidToken("claims are not a JSON object of the expected types")
 	}
 	if err := a.checkClaims(c); err != nil {
-		return "", err
+		return jwtClaims{}, err
 	}
-	return c.Sub, nil
+	return c, nil
 }
 
 // decodePart decodes one base64url part of a token into dst.

@@ -12,8 +12,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // benchRequest serves one request per iteration and checks its status.
@@ -296,4 +298,39 @@ func listPageAt(b *testing.B, s taskStore, user string, i int) *listCursor {
 		b.Fatalf("%d tasks, %v", len(tasks), err)
 	}
 	return &listCursor{CreatedAt: tasks[i].CreatedAt, ID: tasks[i].ID}
+}
+
+// BenchmarkEventLatency: from a write sent to its event read off an open
+// stream, on the memory store (one process) and, with TEST_DATABASE_URL,
+// across instances: the write through one PostgreSQL store, the stream
+// served by another over the same database, woken by its LISTEN
+// connection. Reports the median and the 90th percentile:
+//
+//	go test -run '^$' -bench EventLatency -count 3 .
+func BenchmarkEventLatency(b *testing.B) {
+	b.Run("memory", func(b *testing.B) {
+		s := newMemStore(0)
+		benchEventLatency(b, s, s)
+	})
+	b.Run("postgres-across-instances", func(b *testing.B) {
+		raw := testPostgresURL(b, "TEST_DATABASE_URL")
+		benchEventLatency(b, openTestPostgres(b, raw), openTestPostgres(b, raw))
+	})
+}
+
+func benchEventLatency(b *testing.B, writer, server taskStore) {
+	srv := httptest.NewServer(newServer(discardLogger(), server, testCORS, nil, nil))
+	b.Cleanup(srv.Close)
+	user := newUserID(b)
+	stream := openStream(b, srv.URL+"/api/"+user+"/tasks/events")
+	var took []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		task := mustCreate(b, writer, user, newTask{Title: "t"})
+		stream.want(b, "upsert", task.ID)
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*9/10].Microseconds())/1000, "p90-ms")
 }

@@ -29,6 +29,7 @@ type envVar struct {
 var envVars = []envVar{
 	{"PORT", defaultPort, "TCP port to listen on, on all interfaces; 0 picks a free one"},
 	{"DATABASE_URL", "unset: tasks are kept in memory only", "PostgreSQL URL, postgres:// or postgresql:// (Neon's works as is)"},
+	{"DATABASE_LISTEN_URL", "DATABASE_URL (a Neon -pooler host made direct)", "PostgreSQL URL for the one LISTEN connection that wakes event streams; not through a transaction-mode pooler"},
 	{"CORS_ORIGINS", defaultCORSOrigins, "browser origins allowed to call the API, comma-separated, or *"},
 	{"SHUTDOWN_DRAIN", "0s", "on SIGTERM, how long to wait for connections to end before stopping (0s to 5m; 3s behind a load balancer)"},
 	{"MAX_TASKS_PER_USER", strconv.Itoa(defaultMaxTasks), "most tasks one user may have; a create past it is a 409 (0: no limit)"},
@@ -84,6 +85,9 @@ func loadConfig(lookupEnv lookupFunc) (config, error) {
 		cfg.Postgres, cfg.DroppedChannelBinding = &pgCfg, dropped
 	}
 	if cfg.Store, err = loadPgOptions(lookupEnv); err != nil {
+		return config{}, err
+	}
+	if cfg.Store.ListenURL, err = loadListenURL(lookupEnv); err != nil {
 		return config{}, err
 	}
 	switch prepare := getenvDefault(lookupEnv, "DATABASE_PREPARE", "auto"); prepare {
@@ -274,4 +278,20 @@ func dotenvValue(raw string) (string, error) {
 		return b.String(), nil
 	}
 	return "", errors.New("no closing quote")
+}
+
+// loadListenURL picks the LISTEN connection's URL (see listenURL); one set
+// in DATABASE_LISTEN_URL must be as usable as DATABASE_URL.
+func loadListenURL(lookupEnv lookupFunc) (string, error) {
+	override := getenvDefault(lookupEnv, "DATABASE_LISTEN_URL", "")
+	databaseURL := getenvDefault(lookupEnv, "DATABASE_URL", "")
+	if databaseURL == "" {
+		return "", nil // the memory store: nothing to listen to
+	}
+	if override != "" {
+		if _, _, err := parsePostgresURL(override); err != nil {
+			return "", fmt.Errorf("DATABASE_LISTEN_URL: %w", err)
+		}
+	}
+	return listenURL(databaseURL, override), nil
 }

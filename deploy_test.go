@@ -39,6 +39,39 @@ func directive(t *testing.T, file, name string) string {
 	return strings.TrimSpace(m[1])
 }
 
+// nginxLocation returns the pattern of an nginx file's first regex location
+// whose pattern contains part, and that location's body without its
+// comment lines.
+func nginxLocation(t *testing.T, file, part string) (pattern, body string) {
+	t.Helper()
+	var lines []string
+	for _, line := range strings.Split(readFile(t, file), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			lines = append(lines, line)
+		}
+	}
+	conf := strings.Join(lines, "\n")
+	for _, m := range regexp.MustCompile(`(?m)^\s*location\s+~\s+(\S+)\s*\{`).FindAllStringSubmatchIndex(conf, -1) {
+		if pattern = conf[m[2]:m[3]]; !strings.Contains(pattern, part) {
+			continue
+		}
+		depth := 1
+		for i := m[1]; i < len(conf); i++ {
+			switch conf[i] {
+			case '{':
+				depth++
+			case '}':
+				if depth--; depth == 0 {
+					return pattern, conf[m[1]:i]
+				}
+			}
+		}
+		t.Fatalf("%s: location %s has no end", file, pattern)
+	}
+	t.Fatalf("%s has no regex location for %s", file, part)
+	return "", ""
+}
+
 // duration reads an nginx or systemd time such as 1s, 35s or 20s.
 func duration(t *testing.T, what, v string) time.Duration {
 	t.Helper()
@@ -83,6 +116,59 @@ func TestDeployFilesAgree(t *testing.T) {
 		"ProtectSystem=strict", "KillSignal=SIGTERM"} {
 		if !strings.Contains(readFile(t, service), "\n"+key) {
 			t.Errorf("%s lacks %s", service, key)
+		}
+	}
+}
+
+// TestNginxStreamsEvents: deploy/nginx.conf's location for the event
+// stream matches exactly its route, passes each event on at once, and
+// waits longer than the service's heartbeat before it gives up on a quiet
+// stream; otherwise it keeps the API's settings, which it inherits.
+func TestNginxStreamsEvents(t *testing.T) {
+	t.Parallel()
+	const nginx = "deploy/nginx.conf"
+	pattern, body := nginxLocation(t, nginx, "/tasks/events")
+	// The pattern is PCRE in nginx; this one reads the same in Go.
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		t.Fatalf("location %s: %v", pattern, err)
+	}
+	for path, want := range map[string]bool{"/api/u1/tasks/events": true, "/api/user-2_x/tasks/events": true,
+		"/api/u1/tasks": false, "/api/u1/tasks/events/": false, "/api/u1/tasks/events/x": false,
+		"/api/u1/x/tasks/events": false, "/api//tasks/events": false, "/x/api/u1/tasks/events": false} {
+		if re.MatchString(path) != want {
+			t.Errorf("location %s matches %s: %v, want %v", pattern, path, !want, want)
+		}
+	}
+	value := func(name string) string {
+		m := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(name) + `\s+([^;\n]*)`).FindStringSubmatch(body)
+		if m == nil {
+			t.Errorf("location %s has no %s", pattern, name)
+			return ""
+		}
+		return strings.TrimSpace(m[1])
+	}
+	if v := value("proxy_pass"); v != "http://tasksvc" {
+		t.Errorf("location %s: proxy_pass %s", pattern, v)
+	}
+	if v := value("proxy_buffering"); v != "off" {
+		t.Errorf("location %s: proxy_buffering %q, want off so that each event is passed on at once", pattern, v)
+	}
+	if v := value("proxy_read_timeout"); v != "" {
+		if read := duration(t, "events proxy_read_timeout", v); read <= heartbeatInterval {
+			t.Errorf("location %s: proxy_read_timeout %v would close a quiet stream between its heartbeats, sent every %v",
+				pattern, read, heartbeatInterval)
+		}
+	}
+	if v := value("proxy_next_upstream"); !strings.Contains(" "+v+" ", " http_503 ") || strings.Contains(v, "non_idempotent") {
+		t.Errorf("location %s: proxy_next_upstream %s, want http_503 (a draining instance) and no non_idempotent", pattern, v)
+	}
+	// One of these in the location would replace all those of its kind
+	// that it inherits from the server: the proxy headers, the limits,
+	// the JSON error pages.
+	for _, name := range []string{"proxy_set_header", "add_header", "error_page", "limit_req", "limit_conn"} {
+		if regexp.MustCompile(`(?m)(^|;)\s*` + name + `\s`).MatchString(body) {
+			t.Errorf("location %s sets %s, which drops the server's %s", pattern, name, name)
 		}
 	}
 }

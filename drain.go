@@ -21,9 +21,40 @@ var errDraining = errors.New("the service is shutting down")
 // connections shutdown waits on. A nil *drainer never drains.
 type drainer struct {
 	draining  atomic.Bool
-	mu        sync.Mutex    // guards open and allClosed
+	mu        sync.Mutex    // guards open, allClosed and streamsEnd
 	open      int           // connections accepted and not yet closed
 	allClosed chan struct{} // closed when open falls to 0 while draining
+	// streamsEnd is closed when event streams must end: at the drain, so
+	// that their clients resume on another instance, or at shutdown.
+	streamsEnd chan struct{}
+	ended      bool
+}
+
+// streamsEnding returns a channel that is closed when event streams must
+// end; nil (never) for a nil *drainer.
+func (d *drainer) streamsEnding() <-chan struct{} {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.streamsEnd == nil {
+		d.streamsEnd = make(chan struct{})
+		if d.ended {
+			close(d.streamsEnd)
+		}
+	}
+	return d.streamsEnd
+}
+
+// endStreams ends every event stream, now and to come.
+func (d *drainer) endStreams() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.ended && d.streamsEnd != nil {
+		close(d.streamsEnd)
+	}
+	d.ended = true
 }
 
 // isDraining reports whether shutdown has begun.
@@ -51,6 +82,7 @@ func (d *drainer) trackConn(_ net.Conn, state http.ConnState) {
 // connection is open.
 func (d *drainer) start() <-chan struct{} {
 	d.draining.Store(true)
+	d.endStreams()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	done := make(chan struct{})

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -786,4 +787,58 @@ func TestServiceRestartsOnItsSocketWithoutErrors(t *testing.T) {
 	}
 	l.wantEveryAckStored(t, openTestPostgres(t, dbURL))
 	last.stop(t)
+}
+
+// TestStreamsMemory: 1,000 event streams open on the real binary (one
+// each for 1,000 users) cost it at most 64 KiB each in resident memory,
+// and each still gets its event. The figure is logged; see
+// docs/performance.md.
+func TestStreamsMemory(t *testing.T) {
+	t.Parallel()
+	s := startService(t, buildService(t), t.TempDir())
+	defer s.stop(t)
+	const n = 1000
+	before := residentKiB(t, s.cmd.Process.Pid)
+	streams := make([]*sseClient, n)
+	for i := range streams {
+		streams[i] = openStream(t, fmt.Sprintf("%s/api/mem-%d/tasks/events", s.base, i))
+	}
+	after := residentKiB(t, s.cmd.Process.Pid)
+	perStream := float64(after-before) / n
+	t.Logf("%d open streams: resident %d KiB before, %d KiB after: %.1f KiB a stream", n, before, after, perStream)
+	if perStream > 64 {
+		t.Errorf("%.1f KiB a stream, want at most 64", perStream)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		user := fmt.Sprintf("mem-%d", i)
+		code, body := s.call(t, "POST", "/api/"+user+"/tasks", `{"title": "t"}`)
+		var task testTask
+		if err := json.Unmarshal([]byte(body), &task); code != http.StatusCreated || err != nil {
+			t.Fatalf("create: %d %s", code, body)
+		}
+		streams[i].want(t, "upsert", task.ID)
+	}
+	for _, c := range streams {
+		c.close()
+	}
+}
+
+// residentKiB reads a process's resident memory (VmRSS) from /proc.
+func residentKiB(t *testing.T, pid int) int {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kib
+		}
+	}
+	t.Fatal("no VmRSS line")
+	return 0
 }

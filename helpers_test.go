@@ -297,8 +297,9 @@ func (s *stubStore) DeleteTask(context.Context, string, string, ifMatch) error {
 func (s *stubStore) ToggleTask(context.Context, string, string, ifMatch, idempotencyKey) (Task, bool, error) {
 	return Task{}, false, s.fail()
 }
-func (s *stubStore) Ping(context.Context) error { return s.fail() }
-func (s *stubStore) Close() error               { return nil }
+func (s *stubStore) Ping(context.Context) error              { return s.fail() }
+func (s *stubStore) Subscribe(string) (*subscription, error) { return nil, s.fail() }
+func (s *stubStore) Close() error                            { return nil }
 
 // onEachStore runs test on a server over the memory store and, with
 // TEST_DATABASE_URL set, over PostgreSQL, each with a user id of its own.
@@ -447,6 +448,7 @@ func openTestPostgresWith(t testing.TB, raw string, set func(*pgOptions)) *pgSto
 	// Smaller pools than the service's: many tests hold one at once, and
 	// the server allows 100 connections in all.
 	opts.MaxConns, opts.MaxIdleConns = 8, 8
+	opts.ListenURL = listenURL(raw, "")
 	set(&opts)
 	s, err := openPostgres(t.Context(), cfg, opts)
 	if err != nil {

@@ -84,6 +84,7 @@ func run(signals <-chan os.Signal, activated bool, lookupEnv lookupFunc, dotenvP
 	drain := &drainer{}
 	srv := newHTTPServer(newServer(log, store, cfg.CORS, startAuth(cfg.Auth, log), drain), log, readHeaderTimeout)
 	srv.ConnState = drain.trackConn
+	srv.RegisterOnShutdown(drain.endStreams) // Shutdown waits for handlers: a stream's too
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "inherited_socket", inherited)

@@ -31,6 +31,8 @@ type memStore struct {
 	// feed for: tombstoneWindow, smaller in tests.
 	tombstones int64
 	now        func() time.Time
+	hub        *changeHub // told of each write as it is made
+
 }
 
 // memUser is one user's data. A task is in byID and in exactly one of open
@@ -84,7 +86,7 @@ var _ taskStore = (*memStore)(nil)
 // newMemStore returns an empty in-memory store that allows each user
 // maxTasks tasks (0 for no limit).
 func newMemStore(maxTasks int) *memStore {
-	return &memStore{users: make(map[string]*memUser), maxTasks: maxTasks, tombstones: tombstoneWindow, now: time.Now}
+	return &memStore{users: make(map[string]*memUser), maxTasks: maxTasks, tombstones: tombstoneWindow, now: time.Now, hub: newChangeHub()}
 }
 
 // ListTasks implements taskStore: a binary search finds the page's start in
@@ -154,7 +156,7 @@ func (m *memStore) CreateTask(_ context.Context, userID string, in newTask, key 
 		return Task{}, false, fmt.Errorf("create task: %w", &taskLimitError{Limit: m.maxTasks})
 	}
 	u.insert(t)
-	m.logChange(u, t.ID, false)
+	m.logChange(u, userID, t.ID, false)
 	m.record(u, userID, key, *t)
 	return t.clone(), false, nil
 }
@@ -327,7 +329,7 @@ func (m *memStore) DeleteTask(_ context.Context, userID, id string, cond ifMatch
 	}
 	u := m.users[userID]
 	u.remove(t)
-	m.logChange(u, id, true)
+	m.logChange(u, userID, id, true)
 	return nil
 }
 
@@ -340,6 +342,11 @@ func (m *memStore) ToggleTask(_ context.Context, userID, id string, cond ifMatch
 
 // Ping implements taskStore; memory always answers.
 func (m *memStore) Ping(context.Context) error { return nil }
+
+// Subscribe implements taskStore.
+func (m *memStore) Subscribe(userID string) (*subscription, error) {
+	return m.hub.subscribe(userID)
+}
 
 // Close implements taskStore.
 func (m *memStore) Close() error { return nil }
@@ -375,7 +382,7 @@ func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempote
 		*t = changed
 		u.insert(t)
 	}
-	m.logChange(u, id, false)
+	m.logChange(u, userID, id, false)
 	m.record(u, userID, key, changed)
 	return changed.clone(), false, nil
 }
@@ -383,7 +390,9 @@ func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempote
 // logChange numbers a write that changed task id with the user's next
 // change and logs it as the task's latest; the caller holds the write
 // lock. Only writes that changed something are numbered, as in pgStore.
-func (m *memStore) logChange(u *memUser, id string, deleted bool) {
+func (m *memStore) logChange(u *memUser, userID, id string, deleted bool) {
+	// Woken streams read under the read lock, so after this write.
+	defer m.hub.changed(userID)
 	u.changes++
 	now := m.now()
 	c := memChange{change: u.changes, id: id, deleted: deleted, at: now}

@@ -6,6 +6,7 @@ package main
 // what the handlers accept. The schemas are checked by schemacheck_test.go.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -121,7 +123,11 @@ type responseCase struct {
 	header   []string // name, value, ...; a name twice sends the header twice
 	body     string
 	cutShort bool // the body ends in a read error half-way
-	status   int  // the status this case provokes
+	// gone sends the request with its context already cancelled, as from
+	// a client that has gone: an event stream, which never ends on its
+	// own, answers what it has at once and ends.
+	gone   bool
+	status int // the status this case provokes
 }
 
 // TestResponsesMatchOpenAPI: real answers of every endpoint, for every
@@ -156,6 +162,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	for i := range 3 {
 		createTask(t, ok, "pager", fmt.Sprintf(`{"title": "page %d"}`, i))
 	}
+	// A user with as many event streams open as one may hold.
+	crowded := newServer(discardLogger(), newMemStore(defaultMaxTasks), testCORS, nil, nil)
+	openEventStreams(t, crowded, "/api/u/tasks/events", maxStreamsPerUser)
 	link := linkPattern.FindStringSubmatch(serve(t, ok, "GET", "/api/pager/tasks?limit=2", "").Header().Get("Link"))
 	if link == nil {
 		t.Fatal("a page of 2 of 3 tasks has no Link")
@@ -168,6 +177,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		del    = "DELETE /api/{user_id}/tasks/{task_id}"
 		toggle = "PATCH /api/{user_id}/tasks/{task_id}/complete"
 		feed   = "GET /api/{user_id}/tasks/changes"
+		events = "GET /api/{user_id}/tasks/events"
 		stale  = `"0"` // a well-formed ETag that names no version of any task
 	)
 	tooBig := `{"title": "t"}` + strings.Repeat(" ", maxBodyBytes)
@@ -194,6 +204,21 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: feed, server: ok, target: "/api/u/tasks/changes?since=" + encodeChangeCursor(cursorAt(0), "someone-else") + "&limit=0", status: 422},
 		{op: feed, server: broken, target: "/api/u/tasks/changes", status: 500},
 		{op: feed, server: down, target: "/api/u/tasks/changes", status: 503},
+		// A page of the current tasks: its cursor holds two numbers.
+		{op: feed, server: ok, target: "/api/pager/tasks/changes?limit=2", status: 200},
+
+		{op: events, server: ok, target: "/api/u/tasks/events", header: requestID("events-1"), gone: true, status: 200},
+		{op: events, server: ok, method: "HEAD", target: "/api/u/tasks/events", status: 200},
+		{op: events, server: ok, target: "/api/./tasks/events", status: 404},
+		{op: events, server: expired, target: "/api/u/tasks/events", header: []string{"Last-Event-ID", encodeChangeCursor(cursorAt(1), "u")}, status: 410},
+		{op: events, server: ok, target: "/api/a%01/tasks/events", status: 422},
+		{op: events, server: ok, target: "/api/u/tasks/events", header: []string{"Last-Event-ID", "not-a-cursor"}, status: 422},
+		{op: events, server: ok, target: "/api/u/tasks/events", header: []string{"Last-Event-ID", encodeChangeCursor(cursorAt(0), "someone-else")}, status: 422},
+		{op: events, server: ok, target: "/api/u/tasks/events", header: []string{"Last-Event-ID", encodeChangeCursor(cursorAt(1<<40), "u")}, status: 422},
+		{op: events, server: crowded, target: "/api/u/tasks/events", status: 429},
+		{op: events, server: broken, target: "/api/u/tasks/events", status: 500},
+		{op: events, server: down, target: "/api/u/tasks/events", status: 503},
+		{op: events, server: draining, target: "/api/u/tasks/events", status: 503},
 
 		{op: create, server: ok, target: "/api/u/tasks", body: `{"title": "Buy groceries", "description": "Milk, eggs, bread"}`, status: 201},
 		{op: create, server: ok, target: "/api/a%20b%2Fc/tasks", body: `{"title": "escaped user"}`, header: requestID("create-1"), status: 201},
@@ -256,6 +281,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{op: del, server: ok, target: "/api/u/tasks/urn:uuid:x", status: 422},
 		{op: del, server: broken, target: one, status: 500},
 		{op: del, server: down, target: one, status: 503},
+		// After the delete: resumed from u's first change, the stream has
+		// the delete too.
+		{op: events, server: ok, target: "/api/u/tasks/events", header: []string{"Last-Event-ID", encodeChangeCursor(cursorAt(1), "u")}, gone: true, status: 200},
 
 		// Last: the guarded task at the version it was read at.
 		{op: update, server: ok, target: guarded, body: `{"title": "guarded, changed"}`, header: []string{"If-Match", guardedTag}, status: 200},
@@ -282,6 +310,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	sentParams := make(map[string]bool)  // "op in name"
 	seenHeaders := make(map[string]bool) // "op status Header-Name"
 	seenTypes := make(map[string]bool)
+	seenEvents := make(map[string]bool) // "op event"
 	for _, tc := range cases {
 		method, _, _ := strings.Cut(tc.op, " ")
 		if tc.method != "" {
@@ -299,6 +328,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		for name := range req.URL.Query() {
 			sentParams[tc.op+" query "+name] = true
 		}
+		if tc.gone {
+			ctx, cancel := context.WithCancel(req.Context())
+			cancel()
+			req = req.WithContext(ctx)
+		}
 		rec := httptest.NewRecorder()
 		tc.server.ServeHTTP(rec, req)
 		if rec.Code != tc.status {
@@ -307,6 +341,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			continue
 		}
 		c.checkResponse(t, tc.op, rec)
+		if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
+			for _, event := range c.checkEventStream(t, tc.op, rec.Body.String()) {
+				seenEvents[tc.op+" "+event] = true
+			}
+		}
 		covered[fmt.Sprint(tc.op, " ", rec.Code)] = true
 		for name := range rec.Header() {
 			seenHeaders[fmt.Sprint(tc.op, " ", rec.Code, " ", name)] = true
@@ -348,6 +387,13 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 				}
 			}
 		}
+		if c.streamsEvents(t, op) {
+			for _, event := range []string{"upsert", "delete"} {
+				if !seenEvents[op+" "+event] {
+					t.Errorf("%s streams %s events, but no case here gets one", op, event)
+				}
+			}
+		}
 		for _, p := range c.parameters(t, op) {
 			if p["in"] == "path" {
 				continue // in every request
@@ -366,12 +412,26 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	}
 }
 
-// authCases are the answers of the six /api/ operations with
-// authentication on (every AUTH_* variable set, as in auth_test.go): a
-// good token, none, a malformed, an expired and a not yet valid one
-// (401), a good token of another user (403), and a good token whose key
-// must be fetched from a key server that is down (503). taskID is user u's
-// task; it need not exist, since every refusal comes first.
+// eventsEndpoint is the endpoint of the event stream, which the endpoints
+// table leaves out: its GET never ends on its own, and the tests that
+// read endpoints wait for answers that end.
+var eventsEndpoint = endpoint{"GET", "/api/{user_id}/tasks/events", http.StatusOK, ""}
+
+// apiEndpoints is every /api/ endpoint: the endpoints table and the event
+// stream.
+func apiEndpoints() []endpoint {
+	if slices.Contains(endpoints, eventsEndpoint) {
+		return endpoints
+	}
+	return append(slices.Clip(endpoints), eventsEndpoint)
+}
+
+// authCases are the answers of the /api/ operations with authentication
+// on (every AUTH_* variable set, as in auth_test.go): a good token, none,
+// a malformed, an expired and a not yet valid one (401), a good token of
+// another user (403), and a good token whose key must be fetched from a
+// key server that is down (503). taskID is user u's task; it need not
+// exist, since every refusal comes first.
 func authCases(t testing.TB, taskID string) []responseCase {
 	f := newAuthFixture(t)
 	authed := f.handler(newMemStore(defaultMaxTasks))
@@ -383,8 +443,9 @@ func authCases(t testing.TB, taskID string) []responseCase {
 	cases := []responseCase{
 		{op: "GET /api/{user_id}/tasks", server: authed, target: "/api/u/tasks", header: good("u"), status: 200},
 		{op: "POST /api/{user_id}/tasks", server: authed, target: "/api/u/tasks", body: `{"title": "t"}`, header: good("u"), status: 201},
+		{op: eventsEndpoint.op(), server: authed, target: eventsEndpoint.target("u", taskID), header: good("u"), gone: true, status: 200},
 	}
-	for _, ep := range endpoints {
+	for _, ep := range apiEndpoints() {
 		refused := func(server http.Handler, status int, header ...string) responseCase {
 			return responseCase{op: ep.op(), server: server, target: ep.target("u", taskID), body: ep.body, header: header, status: status}
 		}
@@ -442,6 +503,9 @@ func TestOpenAPISecurityMatchesAuth(t *testing.T) {
 		if o["requestBody"] != nil {
 			body = `{"title": "t"}`
 		}
+		if c.streamsEvents(t, op) {
+			method = "HEAD" // the stream's headers, and an answer that ends
+		}
 		noToken := serve(t, authed, method, target, body)
 		if refused := noToken.Code == http.StatusUnauthorized; refused != wantsToken {
 			t.Errorf("%s without a token, authentication on: %d; openapi.json requires bearerAuth: %v", op, noToken.Code, wantsToken)
@@ -454,8 +518,14 @@ func TestOpenAPISecurityMatchesAuth(t *testing.T) {
 			}
 		}
 	}
-	if protected != len(endpoints) {
-		t.Errorf("%d operations require bearerAuth, want the %d under /api/", protected, len(endpoints))
+	api := 0
+	for _, r := range registeredRoutes(t) {
+		if _, path, _ := strings.Cut(r, " "); strings.HasPrefix(path, "/api/") {
+			api++
+		}
+	}
+	if protected != api || api != len(apiEndpoints()) {
+		t.Errorf("%d operations require bearerAuth, want the %d under /api/ (%d in the tests' tables)", protected, api, len(apiEndpoints()))
 	}
 
 	schemes, _ := c.doc["components"].(map[string]any)["securitySchemes"].(map[string]any)
@@ -494,6 +564,124 @@ func checkChallenge(t testing.TB, op string, rec *httptest.ResponseRecorder) {
 	if challenge := rec.Header().Get("WWW-Authenticate"); challenge != want {
 		t.Errorf("%s 401 %q: WWW-Authenticate = %q, want %q", op, got.Detail, challenge, want)
 	}
+}
+
+// streamsEvents reports whether op's 200 is an event stream
+// (text/event-stream), whose GET never ends on its own.
+func (c schemaChecker) streamsEvents(t testing.TB, op string) bool {
+	t.Helper()
+	responses, _ := c.operation(t, op)["responses"].(map[string]any)
+	content, _ := c.followRef(t, responses["200"])["content"].(map[string]any)
+	_, ok := content["text/event-stream"]
+	return ok
+}
+
+// eventDeleted is the data of a delete event, as op's description has it:
+// {"id": "<task id>"}.
+var eventDeleted = map[string]any{"type": "object", "required": []any{"id"}, "additionalProperties": false,
+	"properties": map[string]any{"id": map[string]any{"type": "string", "format": "uuid"}}}
+
+// checkEventStream checks a recorded event stream as op's description
+// sets it out, and returns the events it holds, by name: blocks of lines
+// ended by an empty line; a line that starts with a colon is a comment;
+// each event has an id that fits the Last-Event-ID parameter's schema (to
+// resume after it with), an event that is upsert, whose data is a task
+// (TaskRead), or delete, whose data is {"id": "<task id>"}.
+func (c schemaChecker) checkEventStream(t testing.TB, op, body string) []string {
+	t.Helper()
+	idSchema := c.parameterSchema(t, op, "header", "last-event-id")
+	upserted := map[string]any{"$ref": "#/components/schemas/TaskRead"}
+	if body != "" && !strings.HasSuffix(body, "\n\n") {
+		t.Errorf("%s: the stream does not end with a whole event: %s", op, brief(body))
+	}
+	var events []string
+	for _, block := range strings.Split(strings.TrimSuffix(body, "\n\n"), "\n\n") {
+		if block == "" {
+			continue
+		}
+		fields := make(map[string]string)
+		for _, line := range strings.Split(block, "\n") {
+			if strings.HasPrefix(line, ":") {
+				continue
+			}
+			name, value, ok := strings.Cut(line, ": ")
+			if _, seen := fields[name]; !ok || seen {
+				t.Errorf("%s: line %q of event %s", op, line, brief(block))
+			}
+			fields[name] = value
+		}
+		if len(fields) == 0 {
+			continue // comments only: a heartbeat
+		}
+		for _, e := range c.validate(idSchema, fields["id"]) {
+			t.Errorf("%s: event id: %s", op, e)
+		}
+		var data any
+		if err := json.Unmarshal([]byte(fields["data"]), &data); err != nil {
+			t.Errorf("%s: event data is not JSON: %v: %s", op, err, brief(block))
+			continue
+		}
+		var schema any
+		switch fields["event"] {
+		case "upsert":
+			schema = upserted
+		case "delete":
+			schema = eventDeleted
+		default:
+			t.Errorf("%s: event %q is neither upsert nor delete", op, fields["event"])
+			continue
+		}
+		for _, e := range c.validate(schema, data) {
+			t.Errorf("%s: %s event data: %s", op, fields["event"], e)
+		}
+		if len(fields) != 3 {
+			t.Errorf("%s: an event of other fields than id, event and data: %s", op, brief(block))
+		}
+		events = append(events, fields["event"])
+	}
+	return events
+}
+
+// openEventStreams opens n event streams on h at target, and leaves them
+// open until the test's end.
+func openEventStreams(t testing.TB, h http.Handler, target string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	for range n {
+		w := &startedRecorder{ResponseRecorder: httptest.NewRecorder(), started: make(chan struct{})}
+		ended := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(ended)
+			h.ServeHTTP(w, httptest.NewRequest("GET", target, nil).WithContext(ctx))
+		}()
+		select {
+		case <-w.started:
+		case <-ended:
+			t.Fatalf("GET %s ended instead of streaming: %d %s", target, w.Code, brief(w.Body.String()))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("GET %s: no stream within 10 s", target)
+		}
+	}
+}
+
+// startedRecorder is a ResponseRecorder that tells when its answer is
+// first flushed: an event stream has begun.
+type startedRecorder struct {
+	*httptest.ResponseRecorder
+	started chan struct{}
+	once    sync.Once
+}
+
+func (r *startedRecorder) Flush() {
+	r.ResponseRecorder.Flush()
+	r.once.Do(func() { close(r.started) })
 }
 
 // methodNotAllowedCases asks every documented operation's path for a

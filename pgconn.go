@@ -42,6 +42,8 @@ type pgOptions struct {
 	Prepare bool
 	// MaxTasks is how many tasks a user may have; 0 for no limit.
 	MaxTasks int
+	// ListenURL is the URL of the LISTEN connection (see listenURL).
+	ListenURL string
 	// TombstoneWindow is how many of a user's changes a delete stays in
 	// the feed for: tombstoneWindow, smaller in tests.
 	TombstoneWindow int
@@ -173,7 +175,7 @@ func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &pgStore{db: db, schemaDB: schemaDB, timeout: opts.Timeout, maxTasks: opts.MaxTasks, tombstones: opts.TombstoneWindow, log: log, prepare: opts.Prepare,
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), hub: newChangeHub(), listenURL: opts.ListenURL, relayed: make(chan struct{})}
 	go s.purgeLoop(keyPurgeInterval)
 	return s, nil
 }

@@ -61,6 +61,14 @@ type pgStore struct {
 	// unprepared is set when the server did not know a prepared statement
 	// (a pooler in the way): from then on statements are sent unnamed.
 	unprepared atomic.Bool
+	// The event streams open here, and the LISTEN connection that wakes
+	// them (pglisten.go): opened by the first Subscribe, once; relayed is
+	// closed when it has stopped relaying.
+	hub       *changeHub
+	listenURL string
+	listening sync.Once
+	listener  *pq.Listener
+	relayed   chan struct{}
 }
 
 var _ taskStore = (*pgStore)(nil)
@@ -411,6 +419,7 @@ func (s *pgStore) Ping(ctx context.Context) error {
 func (s *pgStore) Close() error {
 	s.closing.Do(func() { close(s.stop) })
 	<-s.done
+	s.closeListener()
 	s.schemaDB.Close()
 	return s.db.Close()
 }

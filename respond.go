@@ -111,6 +111,9 @@ type detail struct {
 	Detail any `json:"detail"`
 }
 
+// tooManyStreams is the detail of errTooManyStreams's 429.
+var tooManyStreams = fmt.Sprintf("Too many open event streams: a user may have at most %d; close one", maxStreamsPerUser)
+
 // retryAfterSeconds is the Retry-After sent with a 503.
 const retryAfterSeconds = "5"
 
@@ -182,6 +185,8 @@ func answerFor(r *http.Request, err error) errorAnswer {
 	case errors.As(err, &tooMany):
 		return errorAnswer{status: http.StatusConflict,
 			detail: fmt.Sprintf("Task limit reached: a user may have at most %d tasks; delete some to create more", tooMany.Limit)}
+	case errors.Is(err, errTooManyStreams):
+		return errorAnswer{status: http.StatusTooManyRequests, header: "Retry-After", value: retryAfterSeconds, detail: tooManyStreams}
 	case errors.Is(err, errCursorExpired):
 		return errorAnswer{status: http.StatusGone,
 			detail: "The changes since that cursor are no longer kept (deletes are kept 30 days): list the tasks again, without since"}

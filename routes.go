@@ -41,6 +41,7 @@ func routes(log *slog.Logger, store taskStore, auth *authenticator, drain *drain
 		{"POST /api/{user_id}/tasks", user(handleCreateTask(log, store))},
 		{"GET /api/{user_id}/tasks/{task_id}", user(handleGetTask(log, store))},
 		{"GET /api/{user_id}/tasks/changes", user(handleTaskChanges(log, store))},
+		{"GET /api/{user_id}/tasks/events", requireUserUntilExpiry(log, auth, handleTaskEvents(log, store, drain, defaultStreamTiming))},
 		{"PUT /api/{user_id}/tasks/{task_id}", user(handleUpdateTask(log, store))},
 		{"DELETE /api/{user_id}/tasks/{task_id}", user(handleDeleteTask(log, store))},
 		{"PATCH /api/{user_id}/tasks/{task_id}/complete", user(handleToggleTask(log, store))},

@@ -64,6 +64,9 @@ func TestHeadAnswersAsGet(t *testing.T) {
 		"GET /docs/{asset}":                  {"/docs/swagger-ui.css"},
 	}
 	for _, pattern := range registeredRoutes(t) {
+		if pattern == "GET /api/{user_id}/tasks/events" {
+			continue // a stream, whose GET never ends: TestEventsHead
+		}
 		if strings.HasPrefix(pattern, "GET ") && targets[pattern] == nil {
 			t.Errorf("no HEAD case for %s", pattern)
 		}

@@ -56,6 +56,11 @@ type taskStore interface {
 	// errCursorExpired when q.Since needs deletes no longer kept,
 	// errCursorUnknown when it is past the user's last change.
 	Changes(ctx context.Context, userID string, q changesQuery) (changesPage, error)
+	// Subscribe opens a subscription whose wake channel gets a token each
+	// time a write of the user's may have committed, on this instance or
+	// (PostgreSQL) any other: the event streams' cue to read Changes.
+	// errTooManyStreams past maxStreamsPerUser.
+	Subscribe(userID string) (*subscription, error)
 	// Ping reports whether the store can answer; errStoreUnavailable if not.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -249,6 +249,15 @@ call DELETE "$tasks/$id2"
 expect 200 "DELETE the second task"
 call GET "$tasks/changes?since=$cursor"
 expect 200 "GET changes since that cursor: the delete" op delete id "$id2"
+# The live stream from that cursor sends the delete at once; it goes on
+# until curl stops after a second (directly: a validating proxy would wait
+# for the stream to end).
+step=$((step + 1))
+events=$(curl -sN --max-time 1 -H "Last-Event-ID: $cursor" "$etasks/events" || true)
+case "$events" in
+*"event: delete"*"\"id\":\"$id2\""*) printf 'ok   %2d  200  %s\n' "$step" "GET events from that cursor: the delete, live" ;;
+*) fail "GET events from that cursor: got '$events'" ;;
+esac
 call GET "$etasks/changes?since=not-a-cursor"
 expect 422 "GET changes?since=not-a-cursor: 422" type value_error
 call -H "If-Match: *" DELETE "$tasks/$id3"
