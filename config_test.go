@@ -33,7 +33,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if cfg.Store.MaxTasks != 10000 {
 		t.Errorf("MaxTasks = %d, want 10000", cfg.Store.MaxTasks)
 	}
-	if want := (pgOptions{Timeout: 5 * time.Second, MaxConns: 20, MaxIdleConns: 20, ConnMaxIdleTime: 4 * time.Minute, MaxTasks: 10000, TombstoneWindow: tombstoneWindow}); cfg.Store != want {
+	if want := (pgOptions{Timeout: 5 * time.Second, MaxConns: 20, MaxIdleConns: 20, ConnMaxIdleTime: 4 * time.Minute, MaxTasks: 10000, TombstoneWindow: tombstoneWindow, SweepInterval: defaultSweepInterval}); cfg.Store != want {
 		t.Errorf("store defaults = %+v, want %+v", cfg.Store, want)
 	}
 	cfg, err = loadConfig(envMap(map[string]string{"PORT": " ", "DATABASE_URL": "", "CORS_ORIGINS": ""}))
@@ -60,7 +60,7 @@ func TestLoadConfig(t *testing.T) {
 		"DATABASE_TIMEOUT": "2500ms", "DATABASE_MAX_CONNS": "5", "DATABASE_MAX_IDLE_TIME": "90s", "MAX_TASKS_PER_USER": "0",
 	}))
 	// Idle connections follow a smaller pool unless set.
-	if want := (pgOptions{Timeout: 2500 * time.Millisecond, MaxConns: 5, MaxIdleConns: 5, ConnMaxIdleTime: 90 * time.Second, TombstoneWindow: tombstoneWindow}); err != nil || cfg.Store != want || cfg.Store.MaxTasks != 0 {
+	if want := (pgOptions{Timeout: 2500 * time.Millisecond, MaxConns: 5, MaxIdleConns: 5, ConnMaxIdleTime: 90 * time.Second, TombstoneWindow: tombstoneWindow, SweepInterval: defaultSweepInterval}); err != nil || cfg.Store != want || cfg.Store.MaxTasks != 0 {
 		t.Errorf("store options = %+v, %v; want %+v", cfg.Store, err, want)
 	}
 	for _, tt := range []struct {

@@ -142,18 +142,17 @@ func (s *eventStream) run(r *http.Request, log *slog.Logger, q changesQuery, pag
 		}
 		cursor := page.Cursor
 		q.Since = &cursor
-		if !page.HasMore {
-			if !s.wait(r, sub, tick, expired, ending) {
-				return
-			}
+		if !page.HasMore && !s.wait(r, sub, tick, expired, ending, false) {
+			return
 		}
 		var err error
 		page, err = s.store.Changes(r.Context(), s.userID, q)
+		if errors.Is(err, errStoreUnavailable) {
+			logRequestError(log, slog.LevelWarn, "event stream cannot read its changes; trying again at each heartbeat", s.w, r, err)
+		}
 		for errors.Is(err, errStoreUnavailable) {
-			// Nothing is lost: the cursor has not moved. Try again at the
-			// next heartbeat or wake-up.
-			logRequestError(log, slog.LevelWarn, "event stream cannot read its changes; will try again", s.w, r, err)
-			if !s.wait(r, sub, tick, expired, ending) {
+			// Nothing is lost: the cursor has not moved.
+			if !s.wait(r, sub, tick, expired, ending, true) {
 				return
 			}
 			page, err = s.store.Changes(r.Context(), s.userID, q)
@@ -167,9 +166,10 @@ func (s *eventStream) run(r *http.Request, log *slog.Logger, q changesQuery, pag
 	}
 }
 
-// wait waits for a wake-up, sending heartbeats meanwhile; false when the
-// stream is to end.
-func (s *eventStream) wait(r *http.Request, sub *subscription, tick *time.Ticker, expired *time.Timer, ending <-chan struct{}) bool {
+// wait waits for a wake-up (or, with orHeartbeat, a heartbeat), sending
+// heartbeats meanwhile; false when the stream is to end.
+func (s *eventStream) wait(r *http.Request, sub *subscription, tick *time.Ticker, expired *time.Timer,
+	ending <-chan struct{}, orHeartbeat bool) bool {
 	for {
 		select {
 		case <-sub.wake:
@@ -178,6 +178,9 @@ func (s *eventStream) wait(r *http.Request, sub *subscription, tick *time.Ticker
 			s.buf = append(s.buf[:0], ": heartbeat\n\n"...)
 			if !s.write() {
 				return false
+			}
+			if orHeartbeat {
+				return true
 			}
 		case <-expired.C:
 			return false

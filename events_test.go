@@ -8,12 +8,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -256,7 +258,10 @@ func TestPostgresEventsAcrossInstances(t *testing.T) {
 	raw := testPostgresURL(t, "TEST_DATABASE_URL")
 	app := "tasksvc-listen-" + newUserID(t)
 	writer := openTestPostgres(t, raw)
-	reader := openTestPostgresWith(t, raw, func(o *pgOptions) { o.ListenURL = withQuery(t, raw, "application_name", app) })
+	reader := openTestPostgresWith(t, raw, func(o *pgOptions) {
+		o.ListenURL = withQuery(t, raw, "application_name", app)
+		o.SweepInterval = time.Hour // only the catch-up after the reconnect can help
+	})
 	srv := httptest.NewServer(newServer(discardLogger(), reader, testCORS, nil, nil))
 	t.Cleanup(srv.Close)
 	user := newUserID(t)
@@ -359,5 +364,63 @@ func followFeed(t *testing.T, stores []taskStore, reader int, user string, done 
 		if finished && !page.HasMore {
 			return copyOf
 		}
+	}
+}
+
+// failingChanges is a store whose Changes fails as unavailable while fail
+// is set: the database gone mid-stream.
+type failingChanges struct {
+	taskStore
+	fail atomic.Bool
+}
+
+func (s *failingChanges) Changes(ctx context.Context, userID string, q changesQuery) (changesPage, error) {
+	if s.fail.Load() {
+		return changesPage{}, fmt.Errorf("list changes: %w", errStoreUnavailable)
+	}
+	return s.taskStore.Changes(ctx, userID, q)
+}
+
+// TestEventsOutlastAnOutage: a stream whose store fails mid-stream stays
+// open, sends heartbeats, and sends what it missed once the store
+// answers again, without waiting for another write.
+func TestEventsOutlastAnOutage(t *testing.T) {
+	t.Parallel()
+	mem := newMemStore(defaultMaxTasks)
+	store := &failingChanges{taskStore: mem}
+	mux := http.NewServeMux()
+	timing := streamTiming{heartbeat: 20 * time.Millisecond, writeTimeout: 10 * time.Second}
+	mux.Handle("GET /api/{user_id}/tasks/events", handleTaskEvents(discardLogger(), store, nil, timing))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	stream := openStream(t, srv.URL+"/api/u/tasks/events")
+	store.fail.Store(true)
+	task := mustCreate(t, mem, "u", newTask{Title: "written while the reads fail"})
+	eventually(t, 5*time.Second, "a heartbeat during the outage", func() bool {
+		line, err := stream.r.ReadString('\n')
+		return err == nil && line == ": heartbeat\n"
+	})
+	store.fail.Store(false)
+	stream.want(t, "upsert", task.ID)
+}
+
+// TestPostgresLostNotificationIsSwept: a write whose notification never
+// comes (as when its instance is killed between the commit and the batch)
+// still reaches a stream on another instance, at that one's next sweep.
+func TestPostgresLostNotificationIsSwept(t *testing.T) {
+	t.Parallel()
+	raw := testPostgresURL(t, "TEST_DATABASE_URL")
+	reader := openTestPostgresWith(t, raw, func(o *pgOptions) { o.SweepInterval = 100 * time.Millisecond })
+	writer := openTestPostgres(t, raw)
+	// The writer's notifications now look like the reader's own, which
+	// the reader's listener skips: as good as never sent.
+	writer.instance = reader.instance
+	srv := httptest.NewServer(newServer(discardLogger(), reader, testCORS, nil, nil))
+	t.Cleanup(srv.Close)
+	user := newUserID(t)
+	stream := openStream(t, srv.URL+"/api/"+user+"/tasks/events")
+	for range 2 {
+		task := mustCreate(t, writer, user, newTask{Title: "unannounced"})
+		stream.want(t, "upsert", task.ID)
 	}
 }

@@ -6,12 +6,15 @@ package main
 // cursor (taskStore.Changes), so a wake-up is one token in a channel of
 // one, however many writes it stands for, and a slow stream builds no
 // queue. Each store owns a hub and tells it of writes: the memory store
-// as it makes them, the PostgreSQL store from its LISTEN connection
-// (pglisten.go), which hears the writes of every instance.
+// as it makes them, the PostgreSQL store as its own writes commit
+// (pgnotify.go) and from its LISTEN connection, which hears the writes of
+// every other instance (pglisten.go).
 
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -108,4 +111,11 @@ func (h *changeHub) open() int {
 		n += len(subs)
 	}
 	return n
+}
+
+// userIDs lists the users with open subscriptions.
+func (h *changeHub) userIDs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Collect(maps.Keys(h.users))
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -44,6 +45,9 @@ type pgOptions struct {
 	MaxTasks int
 	// ListenURL is the URL of the LISTEN connection (see listenURL).
 	ListenURL string
+	// SweepInterval is how often the listener sweeps for writes whose
+	// notification was lost: defaultSweepInterval, shorter in tests.
+	SweepInterval time.Duration
 	// TombstoneWindow is how many of a user's changes a delete stays in
 	// the feed for: tombstoneWindow, smaller in tests.
 	TombstoneWindow int
@@ -84,6 +88,7 @@ func defaultPgOptions() pgOptions {
 		ConnMaxIdleTime: defaultPgConnIdleTime,
 		MaxTasks:        defaultMaxTasks,
 		TombstoneWindow: tombstoneWindow,
+		SweepInterval:   defaultSweepInterval,
 	}
 }
 
@@ -175,8 +180,10 @@ func newPostgres(cfg pq.Config, opts pgOptions) (*pgStore, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &pgStore{db: db, schemaDB: schemaDB, timeout: opts.Timeout, maxTasks: opts.MaxTasks, tombstones: opts.TombstoneWindow, log: log, prepare: opts.Prepare,
-		stop: make(chan struct{}), done: make(chan struct{}), hub: newChangeHub(), listenURL: opts.ListenURL, relayed: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), hub: newChangeHub(), listenURL: opts.ListenURL, relayed: make(chan struct{}),
+		instance: rand.Text()[:12], notes: newNotifyQueue(), notified: make(chan struct{}), sweepEvery: opts.SweepInterval}
 	go s.purgeLoop(keyPurgeInterval)
+	go s.notifyLoop()
 	return s, nil
 }
 

@@ -1,15 +1,19 @@
 package main
 
-// Hearing every instance's writes: a trigger on task (schema.sql) sends
-// the user id of each write on the task_changes channel as it commits, and
-// each instance LISTENs on one connection of its own, outside the pool,
-// opened when its first event stream subscribes. lib/pq's Listener
+// Hearing every instance's writes: each instance LISTENs on one connection
+// of its own, outside the pool, opened when its first event stream
+// subscribes, for the notifications pgnotify.go sends. lib/pq's Listener
 // reconnects with backoff; after a reconnect, and once the first LISTEN
 // holds, every stream is woken to read what it may have missed, so a write
-// made while the connection was down still reaches it.
+// made while the connection was down still reaches it. A notification that
+// was never sent (its instance killed between a commit and the batch) is
+// made good by a sweep: every sweep interval, one statement reads the
+// counters of the users with streams here, and wakes those that moved.
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"net"
 	"net/url"
 	"strings"
@@ -18,8 +22,12 @@ import (
 	"github.com/lib/pq"
 )
 
-// listenChannel is the channel schema.sql's trigger notifies.
+// listenChannel is the channel notifySQL notifies.
 const listenChannel = "task_changes"
+
+// defaultSweepInterval is how late, at most, a write whose notification
+// was lost reaches the streams of another instance.
+const defaultSweepInterval = 15 * time.Second
 
 // Reconnection backoff of the LISTEN connection.
 const (
@@ -46,7 +54,9 @@ func (s *pgStore) startListener() {
 		// Listen waits for the first connection; until it holds, writes
 		// go unheard, so the streams read again once it does.
 		if err := l.Listen(listenChannel); err != nil {
-			s.log.Warn("LISTEN failed: event streams get changes only when they reconnect", "err", err)
+			if !errors.Is(err, net.ErrClosed) { // not the store closing
+				s.log.Warn("LISTEN failed: event streams get changes only when they reconnect", "err", err)
+			}
 			return
 		}
 		s.hub.resync()
@@ -54,17 +64,91 @@ func (s *pgStore) startListener() {
 	go s.relay(l)
 }
 
-// relay passes each notification to the hub until the listener is closed.
-// A nil one follows a reconnect.
+// relay passes what the listener hears to the hub, and sweeps, until the
+// listener is closed.
 func (s *pgStore) relay(l *pq.Listener) {
 	defer close(s.relayed)
-	for n := range l.NotificationChannel() {
-		if n == nil {
-			s.hub.resync()
-			continue
+	tick := time.NewTicker(s.sweepEvery)
+	defer tick.Stop()
+	seen := make(map[string]int64) // user → counter at the last sweep
+	for {
+		select {
+		case n, ok := <-l.NotificationChannel():
+			if !ok {
+				return
+			}
+			s.heard(n)
+		case <-tick.C:
+			if err := s.sweep(seen); err != nil {
+				s.log.Warn("sweep of the streams' users failed; will try again", "err", err)
+			}
 		}
-		s.hub.changed(n.Extra)
 	}
+}
+
+// heard wakes the streams of the user another instance wrote for; a nil
+// notification (after a reconnect) wakes every stream.
+func (s *pgStore) heard(n *pq.Notification) {
+	if n == nil {
+		s.hub.resync()
+		return
+	}
+	instance, userID, ok := strings.Cut(n.Extra, " ")
+	if ok && instance != s.instance { // this instance woke its own at once
+		s.hub.changed(userID)
+	}
+}
+
+// sweepSQL reads the change counters of the users $1.
+const sweepSQL = `SELECT user_id, changes FROM task_user WHERE user_id = ANY($1::text[])`
+
+// sweep wakes the streams of each user whose counter has moved since the
+// last sweep, or who is new to it, and forgets the users without streams.
+func (s *pgStore) sweep(seen map[string]int64) error {
+	users := s.hub.userIDs()
+	now := make(map[string]int64, len(users))
+	for len(users) > 0 {
+		chunk := users[:min(len(users), maxNotifyBatch)]
+		users = users[len(chunk):]
+		if err := s.readCounters(chunk, now); err != nil {
+			return err
+		}
+	}
+	for u, n := range now {
+		if was, ok := seen[u]; !ok || was != n {
+			s.hub.changed(u)
+		}
+	}
+	clear(seen)
+	maps.Copy(seen, now)
+	return nil
+}
+
+// readCounters puts the counters of users into counters; a user without
+// a row (who never wrote) counts 0.
+func (s *pgStore) readCounters(users []string, counters map[string]int64) error {
+	for _, u := range users {
+		counters[u] = 0
+	}
+	ctx, cancel := s.bound(context.Background())
+	defer cancel()
+	rows, err := s.query(ctx, sweepSQL, pq.Array(users))
+	if err != nil {
+		return classify("sweep", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		var n int64
+		if err := rows.Scan(&u, &n); err != nil {
+			return classify("sweep", err)
+		}
+		counters[u] = n
+	}
+	if err := rows.Err(); err != nil {
+		return classify("sweep", err)
+	}
+	return nil
 }
 
 // logListenerEvent logs the LISTEN connection's losses and recoveries.

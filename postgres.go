@@ -61,14 +61,21 @@ type pgStore struct {
 	// unprepared is set when the server did not know a prepared statement
 	// (a pooler in the way): from then on statements are sent unnamed.
 	unprepared atomic.Bool
-	// The event streams open here, and the LISTEN connection that wakes
-	// them (pglisten.go): opened by the first Subscribe, once; relayed is
-	// closed when it has stopped relaying.
-	hub       *changeHub
-	listenURL string
-	listening sync.Once
-	listener  *pq.Listener
-	relayed   chan struct{}
+	// The event streams open here (hub); the queue of this instance's
+	// writes to tell other instances of (pgnotify.go), under instance, a
+	// random name, with notified closed when notifyLoop has ended; and the
+	// LISTEN connection that hears theirs (pglisten.go), opened by the
+	// first Subscribe, once, sweeping every sweepEvery, with relayed
+	// closed when it has stopped.
+	hub        *changeHub
+	instance   string
+	notes      *notifyQueue
+	notified   chan struct{}
+	listenURL  string
+	sweepEvery time.Duration
+	listening  sync.Once
+	listener   *pq.Listener
+	relayed    chan struct{}
 }
 
 var _ taskStore = (*pgStore)(nil)
@@ -210,7 +217,8 @@ const createTaskKeyedSQL = `WITH slot AS (
 	SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM ins`
 
 // CreateTask implements taskStore.
-func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask, key idempotencyKey) (Task, bool, error) {
+func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask, key idempotencyKey) (t Task, replayed bool, err error) {
+	defer func() { s.announce(userID, replayed, err) }()
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
 	id := newTaskID()
@@ -219,7 +227,7 @@ func (s *pgStore) CreateTask(ctx context.Context, userID string, in newTask, key
 			id, userID, in.Title, in.Description, key.Key, key.Hash[:], s.maxTasks, maxKeysPerUser-1)
 		return t, replayed, s.overLimit(err)
 	}
-	t, err := s.queryTask(ctx, "create task", createTaskSQL, id, userID, in.Title, in.Description, s.maxTasks)
+	t, err = s.queryTask(ctx, "create task", createTaskSQL, id, userID, in.Title, in.Description, s.maxTasks)
 	if pq.As(err, pqerror.UniqueViolation) != nil {
 		// The id was made by this call, so a duplicate means database/sql
 		// retried the INSERT after a connection broke and the first attempt
@@ -290,10 +298,11 @@ const updateTaskSQL = `WITH held AS (
 
 // UpdateTask implements taskStore in one statement, so a concurrent toggle
 // can never be lost between a read and a write.
-func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (Task, error) {
+func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdate) (t Task, err error) {
+	defer func() { s.announce(userID, false, err) }()
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
-	t, err := s.queryTask(ctx, "update task", updateTaskSQL,
+	t, err = s.queryTask(ctx, "update task", updateTaskSQL,
 		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted, versionsArg(u.IfMatch))
 	return t, s.whyNotFound(ctx, userID, id, u.IfMatch, err)
 }
@@ -342,7 +351,8 @@ const deleteTaskSQL = `WITH held AS (
 	SELECT count(*) FROM del`
 
 // DeleteTask implements taskStore.
-func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatch) error {
+func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatch) (err error) {
+	defer func() { s.announce(userID, false, err) }()
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
 	var n int
@@ -392,7 +402,8 @@ const (
 
 // ToggleTask implements taskStore with a single UPDATE … SET x = NOT x, which
 // PostgreSQL serialises on the row lock.
-func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (Task, bool, error) {
+func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (t Task, replayed bool, err error) {
+	defer func() { s.announce(userID, replayed, err) }()
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
 	if key.Key != "" {
@@ -400,7 +411,7 @@ func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatc
 			userID, id, versionsArg(cond), key.Key, key.Hash[:], maxKeysPerUser-1)
 		return t, replayed, s.whyNotFound(ctx, userID, id, cond, err)
 	}
-	t, err := s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, versionsArg(cond))
+	t, err = s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, versionsArg(cond))
 	return t, false, s.whyNotFound(ctx, userID, id, cond, err)
 }
 
@@ -419,6 +430,7 @@ func (s *pgStore) Ping(ctx context.Context) error {
 func (s *pgStore) Close() error {
 	s.closing.Do(func() { close(s.stop) })
 	<-s.done
+	<-s.notified
 	s.closeListener()
 	s.schemaDB.Close()
 	return s.db.Close()

@@ -111,30 +111,19 @@ CREATE INDEX IF NOT EXISTS task_tombstone_user_id_change_idx
 CREATE INDEX IF NOT EXISTS task_tombstone_deleted_at_idx
     ON task_tombstone (deleted_at);
 
--- Event streams (GET /api/{user_id}/tasks/events): every write to task
--- sends its user id on the task_changes channel, delivered when the write
--- commits, in the write's own statement (no round trip more). Each
--- instance LISTENs on one connection and wakes that user's streams, which
--- read their changes through the feed above. The trigger is made only if
--- missing, so a start-up takes no lock on task.
-CREATE OR REPLACE FUNCTION task_notify_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
+-- Event streams (GET /api/{user_id}/tasks/events) are woken by
+-- notifications the service sends after each write, in a statement of its
+-- own (pgnotify.go), not by a trigger: a transaction that notifies holds a
+-- lock shared by every notifying transaction through its commit, and a
+-- trigger would take it in every write. A trigger an earlier build made is
+-- dropped, checked first so that a start-up takes no lock on task.
+DO $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        PERFORM pg_notify('task_changes', OLD.user_id);
-    ELSE
-        PERFORM pg_notify('task_changes', NEW.user_id);
+    IF EXISTS (SELECT 1 FROM pg_trigger
+            WHERE tgname = 'task_notify_change' AND tgrelid = 'task'::regclass) THEN
+        DROP TRIGGER task_notify_change ON task;
     END IF;
-    RETURN NULL;
 END
 $$;
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger
-            WHERE tgname = 'task_notify_change' AND tgrelid = 'task'::regclass) THEN
-        CREATE TRIGGER task_notify_change AFTER INSERT OR UPDATE OR DELETE ON task
-            FOR EACH ROW EXECUTE FUNCTION task_notify_change();
-    END IF;
-END
-$$;
+DROP FUNCTION IF EXISTS task_notify_change();
