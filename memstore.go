@@ -145,6 +145,20 @@ func (m *memStore) CreateTask(_ context.Context, userID string, in newTask, key 
 		CreatedAt:   now,
 		UpdatedAt:   now,
 	}
+	return m.writeKeyed(userID, key, func(u *memUser) (Task, error) {
+		if m.maxTasks > 0 && len(u.byID) >= m.maxTasks {
+			return Task{}, fmt.Errorf("create task: %w", &taskLimitError{Limit: m.maxTasks})
+		}
+		u.insert(t)
+		m.logChange(u, userID, t.ID, false)
+		return *t, nil
+	})
+}
+
+// writeKeyed runs write on the user's data under the write lock, unless
+// key has an answer recorded (replayed instead, whatever has happened
+// since, as in pgStore), and records write's answer under key.
+func (m *memStore) writeKeyed(userID string, key idempotencyKey, write func(*memUser) (Task, error)) (Task, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	defer m.afterWrite(userID)
@@ -152,13 +166,12 @@ func (m *memStore) CreateTask(_ context.Context, userID string, in newTask, key 
 	if answer, found, err := m.recordedAnswer(u, key); found || err != nil {
 		return answer, found, err
 	}
-	if m.maxTasks > 0 && len(u.byID) >= m.maxTasks {
-		return Task{}, false, fmt.Errorf("create task: %w", &taskLimitError{Limit: m.maxTasks})
+	answer, err := write(u)
+	if err != nil {
+		return Task{}, false, err
 	}
-	u.insert(t)
-	m.logChange(u, userID, t.ID, false)
-	m.record(u, userID, key, *t)
-	return t.clone(), false, nil
+	m.record(u, userID, key, answer)
+	return answer.clone(), false, nil
 }
 
 // user returns the user's data, made empty if there is none; the caller
@@ -351,40 +364,33 @@ func (m *memStore) Subscribe(userID string) (*subscription, error) {
 // Close implements taskStore.
 func (m *memStore) Close() error { return nil }
 
-// modifyKeyed applies change to one task under the write lock, if cond is
-// met, moves updated_at forward as updateTaskSQL does, and records the
-// answer under key. A key seen before replays its answer first, whatever
-// has happened to the task since, as in pgStore.
+// modifyKeyed applies change to one task, if cond is met, moves
+// updated_at forward as updateTaskSQL does, and records the answer under
+// key (writeKeyed).
 func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempotencyKey, change func(*Task)) (Task, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	defer m.afterWrite(userID)
-	u := m.user(userID)
-	if answer, found, err := m.recordedAnswer(u, key); found || err != nil {
-		return answer, found, err
-	}
-	t, ok := u.byID[id]
-	if !ok {
-		return Task{}, false, fmt.Errorf("%s: %w", op, errTaskNotFound)
-	}
-	if !cond.met(t.UpdatedAt) {
-		return Task{}, false, &staleError{Current: t.clone()}
-	}
-	changed := *t
-	change(&changed)
-	changed.UpdatedAt = later(storeTime(m.now()), t.UpdatedAt.Add(time.Microsecond))
-	// The state decides the slice; the list order (created_at, id) never
-	// changes, so the task keeps its place within a slice.
-	if changed.IsCompleted == t.IsCompleted {
-		*t = changed
-	} else {
-		u.remove(t)
-		*t = changed
-		u.insert(t)
-	}
-	m.logChange(u, userID, id, false)
-	m.record(u, userID, key, changed)
-	return changed.clone(), false, nil
+	return m.writeKeyed(userID, key, func(u *memUser) (Task, error) {
+		t, ok := u.byID[id]
+		if !ok {
+			return Task{}, fmt.Errorf("%s: %w", op, errTaskNotFound)
+		}
+		if !cond.met(t.UpdatedAt) {
+			return Task{}, &staleError{Current: t.clone()}
+		}
+		changed := *t
+		change(&changed)
+		changed.UpdatedAt = later(storeTime(m.now()), t.UpdatedAt.Add(time.Microsecond))
+		// The state decides the slice; the list order (created_at, id)
+		// never changes, so the task keeps its place within a slice.
+		if changed.IsCompleted == t.IsCompleted {
+			*t = changed
+		} else {
+			u.remove(t)
+			*t = changed
+			u.insert(t)
+		}
+		m.logChange(u, userID, id, false)
+		return changed, nil
+	})
 }
 
 // logChange numbers a write that changed task id with the user's next
