@@ -69,11 +69,13 @@ func handleTaskEvents(log *slog.Logger, store taskStore, drain *drainer, timing 
 			writeError(w, r, log, err)
 			return
 		}
-		s := &eventStream{w: w, rc: http.NewResponseController(w), userID: userID, store: store, writeTimeout: timing.writeTimeout}
-		if !s.start(r) {
-			return
+		s := &eventStream{w: w, rc: http.NewResponseController(w), userID: userID, store: store, writeTimeout: timing.writeTimeout,
+			wake: sub.wake, expired: tokenExpired(r), ending: drain.streamsEnding(), gone: r.Context().Done(),
+			tick: time.NewTicker(timing.heartbeat)}
+		defer s.tick.Stop()
+		if s.start(r) {
+			s.run(r, log, q, page)
 		}
-		s.run(r, log, q, page, sub, drain.streamsEnding(), timing.heartbeat)
 	})
 }
 
@@ -105,6 +107,14 @@ type eventStream struct {
 	store        taskStore
 	writeTimeout time.Duration
 	buf          []byte
+	// What the stream waits on: a wake-up from its subscription, its
+	// heartbeat, and the ends: the token expiring, the service draining
+	// (or shutting down), the client going.
+	wake    <-chan struct{}
+	tick    *time.Ticker
+	expired <-chan time.Time
+	ending  <-chan struct{}
+	gone    <-chan struct{}
 }
 
 // start sends the stream's headers, and reports whether to go on (not for
@@ -130,19 +140,14 @@ func (s *eventStream) start(r *http.Request) bool {
 // run writes the first page, then each page read after a wake-up, with a
 // heartbeat while idle, until the client goes, cannot keep up, its token
 // expires, or the service drains.
-func (s *eventStream) run(r *http.Request, log *slog.Logger, q changesQuery, page changesPage,
-	sub *subscription, ending <-chan struct{}, heartbeat time.Duration) {
-	expired := tokenTimer(r)
-	defer expired.Stop()
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
+func (s *eventStream) run(r *http.Request, log *slog.Logger, q changesQuery, page changesPage) {
 	for {
 		if !s.send(q, page) {
 			return
 		}
 		cursor := page.Cursor
 		q.Since = &cursor
-		if !page.HasMore && !s.wait(r, sub, tick, expired, ending, false) {
+		if !page.HasMore && !s.wait(false) {
 			return
 		}
 		var err error
@@ -152,7 +157,7 @@ func (s *eventStream) run(r *http.Request, log *slog.Logger, q changesQuery, pag
 		}
 		for errors.Is(err, errStoreUnavailable) {
 			// Nothing is lost: the cursor has not moved.
-			if !s.wait(r, sub, tick, expired, ending, true) {
+			if !s.wait(true) {
 				return
 			}
 			page, err = s.store.Changes(r.Context(), s.userID, q)
@@ -168,13 +173,12 @@ func (s *eventStream) run(r *http.Request, log *slog.Logger, q changesQuery, pag
 
 // wait waits for a wake-up (or, with orHeartbeat, a heartbeat), sending
 // heartbeats meanwhile; false when the stream is to end.
-func (s *eventStream) wait(r *http.Request, sub *subscription, tick *time.Ticker, expired *time.Timer,
-	ending <-chan struct{}, orHeartbeat bool) bool {
+func (s *eventStream) wait(orHeartbeat bool) bool {
 	for {
 		select {
-		case <-sub.wake:
+		case <-s.wake:
 			return true
-		case <-tick.C:
+		case <-s.tick.C:
 			s.buf = append(s.buf[:0], ": heartbeat\n\n"...)
 			if !s.write() {
 				return false
@@ -182,25 +186,24 @@ func (s *eventStream) wait(r *http.Request, sub *subscription, tick *time.Ticker
 			if orHeartbeat {
 				return true
 			}
-		case <-expired.C:
+		case <-s.expired:
 			return false
-		case <-ending:
+		case <-s.ending:
 			return false
-		case <-r.Context().Done():
+		case <-s.gone:
 			return false
 		}
 	}
 }
 
-// tokenTimer fires when the request's token expires, or never.
-func tokenTimer(r *http.Request) *time.Timer {
+// tokenExpired fires when the request's token expires; nil (never)
+// without a token.
+func tokenExpired(r *http.Request) <-chan time.Time {
 	exp, ok := tokenExpiry(r.Context())
 	if !ok {
-		t := time.NewTimer(time.Hour)
-		t.Stop()
-		return t
+		return nil
 	}
-	return time.NewTimer(time.Until(exp))
+	return time.After(time.Until(exp)) // collected once the stream ends
 }
 
 // send writes a page of changes as events, each with the cursor to resume

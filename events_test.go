@@ -196,7 +196,7 @@ func TestEventsPerUserLimit(t *testing.T) {
 	}
 	openStream(t, srv.URL+"/api/other/tasks/events")
 	streams[0].close()
-	eventually(t, 5*time.Second, "the closed stream leaves the hub", func() bool { return store.hub.open() == maxStreamsPerUser })
+	eventually(t, 5*time.Second, "the closed stream leaves the hub", func() bool { return openSubscriptions(store.hub) == maxStreamsPerUser })
 	openStream(t, srv.URL+"/api/u/tasks/events")
 }
 
@@ -245,7 +245,7 @@ func TestEventsEnd(t *testing.T) {
 		resp, cancel := getStream(t, srv.URL+"/api/u/tasks/events") // and never read
 		defer cancel()
 		defer resp.Body.Close()
-		eventually(t, 10*time.Second, "the stream that cannot keep up is closed", func() bool { return store.hub.open() == 0 })
+		eventually(t, 10*time.Second, "the stream that cannot keep up is closed", func() bool { return openSubscriptions(store.hub) == 0 })
 	})
 }
 
@@ -423,4 +423,15 @@ func TestPostgresLostNotificationIsSwept(t *testing.T) {
 		task := mustCreate(t, writer, user, newTask{Title: "unannounced"})
 		stream.want(t, "upsert", task.ID)
 	}
+}
+
+// openSubscriptions counts the hub's open subscriptions.
+func openSubscriptions(h *changeHub) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, subs := range h.users {
+		n += len(subs)
+	}
+	return n
 }

@@ -102,17 +102,6 @@ func (s *subscription) poke() {
 	}
 }
 
-// open counts the open subscriptions.
-func (h *changeHub) open() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, subs := range h.users {
-		n += len(subs)
-	}
-	return n
-}
-
 // userIDs lists the users with open subscriptions.
 func (h *changeHub) userIDs() []string {
 	h.mu.Lock()
