@@ -31,7 +31,7 @@ var envVars = []envVar{
 	{"DATABASE_URL", "unset: tasks are kept in memory only", "PostgreSQL URL, postgres:// or postgresql:// (Neon's works as is)"},
 	{"DATABASE_LISTEN_URL", "DATABASE_URL (a Neon -pooler host made direct)", "PostgreSQL URL for the one LISTEN connection that wakes event streams; not through a transaction-mode pooler"},
 	{"CORS_ORIGINS", defaultCORSOrigins, "browser origins allowed to call the API, comma-separated, or *"},
-	{"SHUTDOWN_DRAIN", "0s", "on SIGTERM, how long to wait for connections to end before stopping (0s to 5m; 3s behind a load balancer)"},
+	{"SHUTDOWN_DRAIN", "0s", "on SIGINT or SIGTERM, how long to wait for connections to end before stopping (0s to 5m; 3s behind a load balancer)"},
 	{"MAX_TASKS_PER_USER", strconv.Itoa(defaultMaxTasks), "most tasks one user may have; a create past it is a 409 (0: no limit)"},
 	{"DATABASE_TIMEOUT", defaultStoreTimeout.String(), "how long a request waits for PostgreSQL before a 503 (100ms to 20s)"},
 	{"DATABASE_MAX_CONNS", strconv.Itoa(defaultPgMaxConns), "most connections open to PostgreSQL at once"},
@@ -281,17 +281,18 @@ func dotenvValue(raw string) (string, error) {
 }
 
 // loadListenURL picks the LISTEN connection's URL (see listenURL); one set
-// in DATABASE_LISTEN_URL must be as usable as DATABASE_URL.
+// in DATABASE_LISTEN_URL must be as usable as DATABASE_URL, whether or not
+// DATABASE_URL is set.
 func loadListenURL(lookupEnv lookupFunc) (string, error) {
 	override := getenvDefault(lookupEnv, "DATABASE_LISTEN_URL", "")
+	if override != "" {
+		if _, _, err := parsePostgresURLOf("DATABASE_LISTEN_URL", override); err != nil {
+			return "", err
+		}
+	}
 	databaseURL := getenvDefault(lookupEnv, "DATABASE_URL", "")
 	if databaseURL == "" {
 		return "", nil // the memory store: nothing to listen to
-	}
-	if override != "" {
-		if _, _, err := parsePostgresURL(override); err != nil {
-			return "", fmt.Errorf("DATABASE_LISTEN_URL: %w", err)
-		}
 	}
 	return listenURL(databaseURL, override), nil
 }

@@ -98,16 +98,22 @@ func defaultPgOptions() pgOptions {
 // which the server refuses, so it is removed here (droppedChannelBinding
 // reports it). Errors never repeat the URL, because it holds the password.
 func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, err error) {
+	return parsePostgresURLOf("DATABASE_URL", raw)
+}
+
+// parsePostgresURLOf is parsePostgresURL for the URL of the variable name,
+// which its errors name.
+func parsePostgresURLOf(name, raw string) (cfg pq.Config, droppedChannelBinding bool, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		var urlErr *url.Error
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err // without the URL
 		}
-		return pq.Config{}, false, fmt.Errorf("DATABASE_URL is not a valid URL: %v", err)
+		return pq.Config{}, false, fmt.Errorf("%s is not a valid URL: %v", name, err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return pq.Config{}, false, errors.New("DATABASE_URL must start with postgres:// or postgresql://")
+		return pq.Config{}, false, fmt.Errorf("%s must start with postgres:// or postgresql://", name)
 	}
 	cfg, err = pq.NewConfig(raw)
 	if err != nil {
@@ -115,7 +121,7 @@ func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, er
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			msg = strings.ReplaceAll(msg, pw, "xxxxx")
 		}
-		return pq.Config{}, false, fmt.Errorf("DATABASE_URL is not usable: %s", msg)
+		return pq.Config{}, false, fmt.Errorf("%s is not usable: %s", name, msg)
 	}
 	if !u.Query().Has("binary_parameters") {
 		// Without it lib/pq sends each parameterised query as two protocol
@@ -138,7 +144,7 @@ func parsePostgresURL(raw string) (cfg pq.Config, droppedChannelBinding bool, er
 			continue
 		}
 		if _, err := os.Stat(file); err != nil {
-			return pq.Config{}, false, fmt.Errorf("DATABASE_URL: %s: %w", param, err)
+			return pq.Config{}, false, fmt.Errorf("%s: %s: %w", name, param, err)
 		}
 	}
 	return cfg, droppedChannelBinding, nil

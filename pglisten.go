@@ -11,6 +11,7 @@ package main
 // counters of the users with streams here, and wakes those that moved.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -196,17 +197,14 @@ func (d listenDialer) DialContext(ctx context.Context, network, addr string) (ne
 }
 
 // listenURL is the URL the LISTEN connection uses: DATABASE_LISTEN_URL if
-// set, or else DATABASE_URL with two changes. A Neon pooler host (its
-// first label ending in -pooler) becomes the endpoint's direct host, since
-// a transaction-mode pooler cannot hold a LISTEN; and channel_binding,
-// which lib/pq does not know, is dropped as it is for the pool.
+// set, or else DATABASE_URL with a Neon pooler host (its first label
+// ending in -pooler) made the endpoint's direct host, since a
+// transaction-mode pooler cannot hold a LISTEN. Either way channel_binding,
+// which lib/pq does not know, is dropped, as it is for the pool.
 func listenURL(databaseURL, override string) string {
-	if override != "" {
-		return override
-	}
-	u, err := url.Parse(databaseURL)
+	u, err := url.Parse(cmp.Or(override, databaseURL))
 	if err != nil {
-		return databaseURL // parsePostgresURL has refused it already
+		return cmp.Or(override, databaseURL) // loadConfig has refused it already
 	}
 	q := u.Query()
 	if q.Has("channel_binding") {
@@ -214,7 +212,7 @@ func listenURL(databaseURL, override string) string {
 		u.RawQuery = q.Encode()
 	}
 	host, rest, _ := strings.Cut(u.Host, ".")
-	if direct, ok := strings.CutSuffix(host, "-pooler"); ok && rest != "" {
+	if direct, ok := strings.CutSuffix(host, "-pooler"); ok && rest != "" && override == "" {
 		u.Host = direct + "." + rest
 	}
 	return u.String()
