@@ -39,9 +39,7 @@ func (s *pgStore) Changes(ctx context.Context, userID string, q changesQuery) (c
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	// A full sync starts below 0 so that it also returns the tasks an
-	// older version created during a rolling upgrade, unnumbered (0).
-	since := int64(-1)
+	var since int64 // a full sync: every numbered task
 	if q.Since != nil {
 		since = q.Since.After
 	}

@@ -14,7 +14,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"maps"
 	"net"
 	"net/url"
 	"strings"
@@ -71,7 +70,7 @@ func (s *pgStore) relay(l *pq.Listener) {
 	defer close(s.relayed)
 	tick := time.NewTicker(s.sweepEvery)
 	defer tick.Stop()
-	seen := make(map[string]int64) // user → counter at the last sweep
+	seen := map[string]int64{} // user → counter at the last sweep
 	for {
 		select {
 		case n, ok := <-l.NotificationChannel():
@@ -80,9 +79,15 @@ func (s *pgStore) relay(l *pq.Listener) {
 			}
 			s.heard(n)
 		case <-tick.C:
-			if err := s.sweep(seen); err != nil {
-				s.log.Warn("sweep of the streams' users failed; will try again", "err", err)
+			if !s.ready.Load() {
+				continue // nothing to read yet (and the statements not prepared)
 			}
+			next, err := s.sweep(seen)
+			if err != nil {
+				s.log.Warn("sweep of the streams' users failed; will try again", "err", err)
+				continue
+			}
+			seen = next
 		}
 	}
 }
@@ -104,15 +109,16 @@ func (s *pgStore) heard(n *pq.Notification) {
 const sweepSQL = `SELECT user_id, changes FROM task_user WHERE user_id = ANY($1::text[])`
 
 // sweep wakes the streams of each user whose counter has moved since the
-// last sweep, or who is new to it, and forgets the users without streams.
-func (s *pgStore) sweep(seen map[string]int64) error {
+// last sweep (seen), or who is new to it, and returns the counters of the
+// users with streams now.
+func (s *pgStore) sweep(seen map[string]int64) (map[string]int64, error) {
 	users := s.hub.userIDs()
 	now := make(map[string]int64, len(users))
 	for len(users) > 0 {
 		chunk := users[:min(len(users), maxNotifyBatch)]
 		users = users[len(chunk):]
 		if err := s.readCounters(chunk, now); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for u, n := range now {
@@ -120,9 +126,7 @@ func (s *pgStore) sweep(seen map[string]int64) error {
 			s.hub.changed(u)
 		}
 	}
-	clear(seen)
-	maps.Copy(seen, now)
-	return nil
+	return now, nil
 }
 
 // readCounters puts the counters of users into counters; a user without
