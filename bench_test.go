@@ -7,6 +7,7 @@ package main
 //	go test -run '^$' -bench 'Handler' -benchmem -count 8 . | benchstat -
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -333,4 +334,28 @@ func benchEventLatency(b *testing.B, writer, server taskStore) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)*9/10].Microseconds())/1000, "p90-ms")
+}
+
+// BenchmarkEventsFirstPage: a stream's first page of 100 upserts, from the
+// memory store, written and flushed (the request is already cancelled, so
+// the stream ends there):
+//
+//	go test -run '^$' -bench EventsFirstPage -benchmem -count 6 .
+func BenchmarkEventsFirstPage(b *testing.B) {
+	store := newMemStore(0)
+	for range 100 {
+		mustCreate(b, store, "u", newTask{Title: "Buy groceries"})
+	}
+	h := newServer(discardLogger(), store, testCORS, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequest("GET", "/api/u/tasks/events", nil).WithContext(ctx)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "event: upsert") {
+			b.Fatalf("%d %.200s", rec.Code, rec.Body)
+		}
+	}
 }

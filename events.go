@@ -69,7 +69,7 @@ func handleTaskEvents(log *slog.Logger, store taskStore, drain *drainer, timing 
 			writeError(w, r, log, err)
 			return
 		}
-		s := &eventStream{w: w, rc: http.NewResponseController(w), userID: userID, store: store, writeTimeout: timing.writeTimeout,
+		s := &eventStream{w: w, rc: http.NewResponseController(w), userID: userID, tag: cursorTag(userID), store: store, writeTimeout: timing.writeTimeout,
 			wake: sub.wake, expired: tokenExpired(r), ending: drain.streamsEnding(), gone: r.Context().Done(),
 			tick: time.NewTicker(timing.heartbeat)}
 		defer s.tick.Stop()
@@ -104,6 +104,7 @@ type eventStream struct {
 	w            http.ResponseWriter
 	rc           *http.ResponseController
 	userID       string
+	tag          [8]byte // cursorTag(userID)
 	store        taskStore
 	writeTimeout time.Duration
 	buf          []byte
@@ -221,7 +222,7 @@ func (s *eventStream) send(q changesQuery, page changesPage) bool {
 	s.buf = s.buf[:0]
 	for _, c := range page.Changes {
 		s.buf = append(s.buf, "id: "...)
-		s.buf = append(s.buf, encodeChangeCursor(changeCursor{After: c.Change, Floor: max(floor, c.Change)}, s.userID)...)
+		s.buf = appendChangeCursor(s.buf, changeCursor{After: c.Change, Floor: max(floor, c.Change)}, s.tag)
 		if c.Deleted {
 			s.buf = append(s.buf, "\nevent: delete\ndata: {\"id\":"...)
 			s.buf = appendJSONString(s.buf, c.Task.ID)
@@ -235,13 +236,13 @@ func (s *eventStream) send(q changesQuery, page changesPage) bool {
 	return s.write()
 }
 
-// write sends the buffer within the write timeout.
+// write sends the buffer, and flushes it, within one write timeout.
 func (s *eventStream) write() bool {
 	s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
 	if _, err := s.w.Write(s.buf); err != nil {
 		return false
 	}
-	return s.flush()
+	return s.rc.Flush() == nil
 }
 
 // flush pushes what is written to the client.

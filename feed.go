@@ -69,12 +69,27 @@ func (v *validator) addBadCursor() {
 // one user's cursor is not taken for another's, in base64url. A plain
 // cursor (Floor equal to After) holds one number, 16 bytes in all.
 func encodeChangeCursor(c changeCursor, userID string) string {
-	b := binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(c.After))
-	if c.Floor != c.After {
-		b = binary.BigEndian.AppendUint64(b, uint64(c.Floor))
-	}
+	return string(appendChangeCursor(nil, c, cursorTag(userID)))
+}
+
+// cursorTag is the user's part of each of their cursors: computed once
+// for a whole stream of them.
+func cursorTag(userID string) [8]byte {
 	sum := sha256.Sum256([]byte(userID))
-	return base64.RawURLEncoding.EncodeToString(append(b, sum[:8]...))
+	return [8]byte(sum[:8])
+}
+
+// appendChangeCursor appends c's cursor for the user whose tag is given.
+func appendChangeCursor(b []byte, c changeCursor, tag [8]byte) []byte {
+	var raw [24]byte
+	n := 8
+	binary.BigEndian.PutUint64(raw[:], uint64(c.After))
+	if c.Floor != c.After {
+		binary.BigEndian.PutUint64(raw[8:], uint64(c.Floor))
+		n = 16
+	}
+	copy(raw[n:], tag[:])
+	return base64.RawURLEncoding.AppendEncode(b, raw[:n+8])
 }
 
 // decodeChangeCursor reads a cursor made by encodeChangeCursor for userID.
