@@ -14,7 +14,8 @@ import (
 	"sync/atomic"
 )
 
-// errDraining is /readyz's answer while the service drains.
+// errDraining is /readyz's answer while the service drains, and that to
+// an event stream asked for then.
 var errDraining = errors.New("the service is shutting down")
 
 // drainer is the shutdown state the HTTP layer reads, and the count of open

@@ -1,6 +1,7 @@
-// Command tasksvc is a small task (to-do) REST API: six endpoints and a
-// change feed under /api/{user_id}/tasks, a drop-in replacement for a FastAPI + SQLModel task
-// service, with the same paths, fields, status codes and error shapes.
+// Command tasksvc is a small task (to-do) REST API: six endpoints, a
+// change feed and a live event stream under /api/{user_id}/tasks, a
+// drop-in replacement for a FastAPI + SQLModel task service, with the same
+// paths, fields, status codes and error shapes.
 // Tasks live in PostgreSQL when DATABASE_URL is set, in memory otherwise.
 //
 // Run it with `go run .`; configuration comes from the environment and an

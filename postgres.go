@@ -55,7 +55,8 @@ type pgStore struct {
 	// ready is set once the schema is applied; until then every call is
 	// errStoreUnavailable rather than an undefined-table error.
 	ready atomic.Bool
-	// stop ends purgeLoop; done is closed when it has ended.
+	// stop ends purgeLoop and notifyLoop; done is closed when purgeLoop
+	// has ended (notified, below, when notifyLoop has).
 	stop, done chan struct{}
 	closing    sync.Once
 	// unprepared is set when the server did not know a prepared statement
@@ -91,7 +92,7 @@ type rowScanner interface {
 	Scan(dest ...any) error
 }
 
-// scanTask reads one row selected with taskColumns.
+// scanTask reads one row of the seven task columns, id to updated_at.
 func scanTask(row rowScanner) (Task, error) {
 	var t Task
 	var description sql.NullString
@@ -109,8 +110,9 @@ func scanTask(row rowScanner) (Task, error) {
 // The list statements, one for each shape of listQuery: with or without a
 // completed filter, with or without an after= cursor. Four statements
 // rather than one with optional conditions, so that each is planned as a
-// range scan on the (user_id, created_at, id) index that also gives the
-// order.
+// range scan on an index that also gives the order: (user_id, created_at,
+// id) for all tasks, (user_id, is_completed, created_at, id) for one
+// state.
 const (
 	listAllTasksSQL = `SELECT id, user_id, title, description, is_completed, created_at, updated_at
 		FROM task

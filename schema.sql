@@ -12,9 +12,8 @@ CREATE TABLE IF NOT EXISTS task (
     updated_at   timestamptz   NOT NULL DEFAULT now()
 );
 
--- Serves every query the service makes: all of them filter on user_id, and
--- the list is ordered by (created_at, id), so it is read straight off the
--- index without a sort.
+-- Serves the list of all a user's tasks, ordered by (created_at, id): read
+-- straight off the index without a sort.
 CREATE INDEX IF NOT EXISTS task_user_id_created_at_id_idx
     ON task (user_id, created_at, id);
 
