@@ -330,20 +330,29 @@ func (m *memStore) UpdateTask(_ context.Context, userID, id string, u taskUpdate
 
 // DeleteTask implements taskStore.
 func (m *memStore) DeleteTask(_ context.Context, userID, id string, cond ifMatch) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	defer m.afterWrite(userID)
-	t, ok := m.task(userID, id)
+	_, _, err := m.writeKeyed(userID, idempotencyKey{}, func(u *memUser) (Task, error) {
+		t, err := u.target("delete task", id, cond)
+		if err != nil {
+			return Task{}, err
+		}
+		u.remove(t)
+		m.logChange(u, userID, id, true)
+		return Task{}, nil
+	})
+	return err
+}
+
+// target finds the task a write is for: errTaskNotFound if the user has
+// none with that id, a *staleError if cond is not met.
+func (u *memUser) target(op, id string, cond ifMatch) (*Task, error) {
+	t, ok := u.byID[id]
 	if !ok {
-		return fmt.Errorf("delete task: %w", errTaskNotFound)
+		return nil, fmt.Errorf("%s: %w", op, errTaskNotFound)
 	}
 	if !cond.met(t.UpdatedAt) {
-		return &staleError{Current: t.clone()}
+		return nil, &staleError{Current: t.clone()}
 	}
-	u := m.users[userID]
-	u.remove(t)
-	m.logChange(u, userID, id, true)
-	return nil
+	return t, nil
 }
 
 // ToggleTask implements taskStore.
@@ -369,12 +378,9 @@ func (m *memStore) Close() error { return nil }
 // key (writeKeyed).
 func (m *memStore) modifyKeyed(op, userID, id string, cond ifMatch, key idempotencyKey, change func(*Task)) (Task, bool, error) {
 	return m.writeKeyed(userID, key, func(u *memUser) (Task, error) {
-		t, ok := u.byID[id]
-		if !ok {
-			return Task{}, fmt.Errorf("%s: %w", op, errTaskNotFound)
-		}
-		if !cond.met(t.UpdatedAt) {
-			return Task{}, &staleError{Current: t.clone()}
+		t, err := u.target(op, id, cond)
+		if err != nil {
+			return Task{}, err
 		}
 		changed := *t
 		change(&changed)
