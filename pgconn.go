@@ -289,32 +289,32 @@ func (s *pgStore) bound(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // queryTask runs a statement that returns at most one task row.
-func (s *pgStore) queryTask(ctx context.Context, op, query string, args ...any) (Task, error) {
-	if err := s.checkReady(op); err != nil {
-		return Task{}, err
-	}
-	t, err := scanTask(s.queryRow(ctx, query, args...))
-	if isStatementMissing(err) {
-		// The server never ran it, so sending it again is safe.
-		s.fallBackToUnnamed(err)
-		t, err = scanTask(s.db.QueryRowContext(ctx, query, args...))
-	}
-	if err != nil {
-		return Task{}, classify(op, err)
-	}
-	return t, nil
+func (s *pgStore) queryTask(ctx context.Context, op, query string, args ...any) (t Task, err error) {
+	err = s.scanOne(ctx, op, query, args, func(row rowScanner) (err error) {
+		t, err = scanTask(row)
+		return err
+	})
+	return t, err
 }
 
 // queryValue runs a statement that returns one row of plain values, read
 // into dest.
 func (s *pgStore) queryValue(ctx context.Context, op, query string, args []any, dest ...any) error {
+	return s.scanOne(ctx, op, query, args, func(row rowScanner) error { return row.Scan(dest...) })
+}
+
+// scanOne runs a statement that returns at most one row and reads it with
+// scan; no row is errTaskNotFound (classify). Should the server have lost
+// the prepared statement, the statement never ran, so it is sent again,
+// unnamed.
+func (s *pgStore) scanOne(ctx context.Context, op, query string, args []any, scan func(rowScanner) error) error {
 	if err := s.checkReady(op); err != nil {
 		return err
 	}
-	err := s.queryRow(ctx, query, args...).Scan(dest...)
+	err := scan(s.queryRow(ctx, query, args...))
 	if isStatementMissing(err) {
-		s.fallBackToUnnamed(err) // never ran, so safe to send again
-		err = s.db.QueryRowContext(ctx, query, args...).Scan(dest...)
+		s.fallBackToUnnamed(err)
+		err = scan(s.db.QueryRowContext(ctx, query, args...))
 	}
 	if err != nil {
 		return classify(op, err)

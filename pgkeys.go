@@ -6,7 +6,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -72,33 +71,32 @@ const (
 // there is none (or it expired), errKeyReused if it answered another
 // request.
 func (s *pgStore) recordedAnswer(ctx context.Context, userID string, key idempotencyKey) (t Task, found bool, err error) {
-	if err := s.checkReady("read idempotency key"); err != nil {
-		return Task{}, false, err
-	}
 	var hash []byte
-	var description sql.NullString
-	scan := func(row *sql.Row) error {
-		return row.Scan(&hash, &t.ID, &t.UserID, &t.Title, &description, &t.IsCompleted, &t.CreatedAt, &t.UpdatedAt)
-	}
-	err = scan(s.queryRow(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds))
-	if isStatementMissing(err) {
-		s.fallBackToUnnamed(err)
-		err = scan(s.db.QueryRowContext(ctx, recordedAnswerSQL, userID, key.Key, retentionSeconds))
-	}
-	if errors.Is(err, sql.ErrNoRows) {
+	err = s.scanOne(ctx, "read idempotency key", recordedAnswerSQL, []any{userID, key.Key, retentionSeconds},
+		func(row rowScanner) (err error) {
+			t, err = scanTask(withFirst{row: row, first: &hash})
+			return err
+		})
+	switch {
+	case errors.Is(err, errTaskNotFound):
 		return Task{}, false, nil
-	}
-	if err != nil {
-		return Task{}, false, classify("read idempotency key", err)
-	}
-	if !bytes.Equal(hash, key.Hash[:]) {
+	case err != nil:
+		return Task{}, false, err
+	case !bytes.Equal(hash, key.Hash[:]):
 		return Task{}, false, errKeyReused
 	}
-	if description.Valid {
-		t.Description = &description.String
-	}
-	t.CreatedAt, t.UpdatedAt = storeTime(t.CreatedAt), storeTime(t.UpdatedAt)
 	return t, true, nil
+}
+
+// withFirst reads a row's first column into first and the rest as the
+// caller asks: a task row with something before it.
+type withFirst struct {
+	row   rowScanner
+	first any
+}
+
+func (w withFirst) Scan(dest ...any) error {
+	return w.row.Scan(append([]any{w.first}, dest...)...)
 }
 
 // purgeExpiredKeysSQL deletes every user's expired idempotency keys.
