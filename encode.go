@@ -13,7 +13,10 @@ import (
 // default time.Time encoding trims trailing zeros and keeps the zone offset.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
-// MarshalJSON writes the contract's field names and timestamp format.
+// MarshalJSON writes the contract's field names and timestamp format, so
+// that encoding/json writes a Task as the contract does should it ever be
+// handed one. The handlers write with appendTask directly; the tests
+// marshal tasks through it.
 func (t Task) MarshalJSON() ([]byte, error) {
 	return appendTask(make([]byte, 0, 256), t), nil
 }

@@ -160,9 +160,12 @@ func handleDeleteTask(log *slog.Logger, store taskStore) http.Handler {
 			writeError(w, r, log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"message": "Task deleted successfully"})
+		writeJSONBytes(w, http.StatusOK, deletedBody)
 	})
 }
+
+// deletedBody is every delete's answer, encoded once.
+var deletedBody = []byte(`{"message":"Task deleted successfully"}`)
 
 // handleToggleTask answers PATCH /api/{user_id}/tasks/{task_id}/complete.
 // A blind retry of a toggle would flip it back; with an Idempotency-Key the
