@@ -84,8 +84,8 @@ var _ taskStore = (*pgStore)(nil)
 // allStatements are the statements a request may run, prepared once per
 // connection when the store prepares statements.
 var allStatements = []string{changesSQL, listAllTasksSQL, listTasksByStateSQL, listTasksAfterSQL, listTasksByStateAfterSQL,
-	createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL,
-	createTaskKeyedSQL, updateTaskKeyedSQL, recordedAnswerSQL, forgetExpiredKeySQL}
+	createTaskSQL, getTaskSQL, updateTaskSQL, deleteTaskSQL, toggleTaskSQL,
+	createTaskKeyedSQL, toggleTaskKeyedSQL, recordedAnswerSQL, forgetExpiredKeySQL}
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.
 type rowScanner interface {
@@ -270,51 +270,42 @@ func (s *pgStore) GetTask(ctx context.Context, userID, id string) (Task, error) 
 	return s.queryTask(ctx, "get task", getTaskSQL, userID, id)
 }
 
-// updateTaskCTEs is every update's write: it sets the fields the update
-// names ($4 says whether the description is one of them, since NULL is a
-// value for it), or flips is_completed when $8 (a toggle: N concurrent
-// toggles flip it N times, serialised on the row lock), if the
-// precondition $7 holds. Like every write, it locks the user's task_user
-// row first (held: that lock orders the user's writes), stamps the task
-// with the next number of the user's changes and, only if it wrote, counts
-// that number in task_user (bump), so a write that changes nothing (a
-// missing task, a stale ETag) writes nothing. Every write moves updated_at
-// strictly forward, even when two fall in the same microsecond or the
-// clock steps back, so each write makes a new ETag. updateTaskSQL returns
-// the task; updateTaskKeyedSQL also records the answer under the
-// idempotency key $9 (request hash $10), forgetting the user's keys past
-// the newest $11, as createTaskKeyedSQL does.
+// The update and the toggle are one write with two SET lists, put
+// together from three pieces so that each statement sets only its own
+// columns. Like every write, the write locks the user's task_user row
+// first (held: that lock orders the user's writes), if the precondition
+// $3 holds stamps the task with the next number of the user's changes
+// and, only if it wrote, counts that number in task_user (bump), so a
+// write that changes nothing (a missing task, a stale ETag) writes
+// nothing. Every write moves updated_at strictly forward, even when two
+// fall in the same microsecond or the clock steps back, so each write
+// makes a new ETag.
 const (
-	updateTaskCTEs = `WITH held AS (
+	lockUserThenUpdate = `WITH held AS (
 			SELECT changes FROM task_user WHERE user_id = $1 FOR UPDATE
 		), upd AS (
-			UPDATE task SET
-				title = COALESCE($3, title),
-				description = CASE WHEN $4::boolean THEN $5::text ELSE description END,
-				is_completed = CASE WHEN $8::boolean THEN NOT is_completed ELSE COALESCE($6::boolean, is_completed) END,
+			UPDATE task SET `
+	numberedWrite = `
 				updated_at = GREATEST(now(), updated_at + interval '1 microsecond'),
 				change = coalesce((SELECT changes FROM held), 0) + 1
 			WHERE user_id = $1 AND id = $2
-				AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7::timestamptz[]))
+				AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3::timestamptz[]))
 				AND (SELECT count(*) FROM held) >= 0
 			RETURNING id, user_id, title, description, is_completed, created_at, updated_at, change
 		), bump AS (
 			INSERT INTO task_user AS u (user_id, tasks, changes) SELECT $1, 1, change FROM upd
 			ON CONFLICT (user_id) DO UPDATE SET changes = excluded.changes
 		)`
-	updateTaskSQL = updateTaskCTEs + `
-		SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM upd`
-	updateTaskKeyedSQL = updateTaskCTEs + `, rec AS (
-			INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
-			SELECT user_id, $9, $10, id, title, description, is_completed, created_at, updated_at FROM upd
-		), old AS (
-			DELETE FROM idempotency_key
-			WHERE user_id = $1 AND key <> $9 AND EXISTS (SELECT 1 FROM upd) AND key IN (
-				SELECT key FROM idempotency_key WHERE user_id = $1
-				ORDER BY recorded_at DESC, key DESC OFFSET $11)
-		)
+	returnWritten = `
 		SELECT id, user_id, title, description, is_completed, created_at, updated_at FROM upd`
 )
+
+// updateTaskSQL sets the fields the update names ($5 says whether the
+// description is one of them, since NULL is a value for it).
+const updateTaskSQL = lockUserThenUpdate + `
+				title = COALESCE($4, title),
+				description = CASE WHEN $5::boolean THEN $6::text ELSE description END,
+				is_completed = COALESCE($7::boolean, is_completed),` + numberedWrite + returnWritten
 
 // UpdateTask implements taskStore in one statement, so a concurrent toggle
 // can never be lost between a read and a write.
@@ -323,7 +314,7 @@ func (s *pgStore) UpdateTask(ctx context.Context, userID, id string, u taskUpdat
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
 	t, err = s.queryTask(ctx, "update task", updateTaskSQL,
-		userID, id, u.Title, u.SetDescription, u.Description, u.IsCompleted, versionsArg(u.IfMatch), false)
+		userID, id, versionsArg(u.IfMatch), u.Title, u.SetDescription, u.Description, u.IsCompleted)
 	return t, s.whyNotFound(ctx, userID, id, u.IfMatch, err)
 }
 
@@ -387,18 +378,37 @@ func (s *pgStore) DeleteTask(ctx context.Context, userID, id string, cond ifMatc
 
 // ToggleTask implements taskStore with a single UPDATE … SET x = NOT x, which
 // PostgreSQL serialises on the row lock.
+// toggleTaskSQL flips is_completed in one statement, so N concurrent
+// toggles flip it N times: PostgreSQL serialises them on the row lock.
+// toggleTaskKeyedSQL is the same write that also records the answer under
+// the key $4 (request hash $5) and forgets the user's keys past the newest
+// $6, as createTaskKeyedSQL does.
+const (
+	toggleTaskWrite = lockUserThenUpdate + `
+				is_completed = NOT is_completed,` + numberedWrite
+	toggleTaskSQL      = toggleTaskWrite + returnWritten
+	toggleTaskKeyedSQL = toggleTaskWrite + `, rec AS (
+			INSERT INTO idempotency_key (user_id, key, request_hash, task_id, title, description, is_completed, created_at, updated_at)
+			SELECT user_id, $4, $5, id, title, description, is_completed, created_at, updated_at FROM upd
+		), old AS (
+			DELETE FROM idempotency_key
+			WHERE user_id = $1 AND key <> $4 AND EXISTS (SELECT 1 FROM upd) AND key IN (
+				SELECT key FROM idempotency_key WHERE user_id = $1
+				ORDER BY recorded_at DESC, key DESC OFFSET $6)
+		)` + returnWritten
+)
+
+// ToggleTask implements taskStore.
 func (s *pgStore) ToggleTask(ctx context.Context, userID, id string, cond ifMatch, key idempotencyKey) (t Task, replayed bool, err error) {
 	defer func() { s.announce(userID, replayed, err) }()
 	ctx, cancel := s.bound(ctx) // for all its statements
 	defer cancel()
-	// A toggle is an update that flips is_completed ($8) and sets nothing.
-	args := []any{userID, id, nil, false, nil, nil, versionsArg(cond), true}
 	if key.Key != "" {
-		t, replayed, err := s.keyedWrite(ctx, "toggle task", updateTaskKeyedSQL, userID, key,
-			append(args, key.Key, key.Hash[:], maxKeysPerUser-1)...)
+		t, replayed, err := s.keyedWrite(ctx, "toggle task", toggleTaskKeyedSQL, userID, key,
+			userID, id, versionsArg(cond), key.Key, key.Hash[:], maxKeysPerUser-1)
 		return t, replayed, s.whyNotFound(ctx, userID, id, cond, err)
 	}
-	t, err = s.queryTask(ctx, "toggle task", updateTaskSQL, args...)
+	t, err = s.queryTask(ctx, "toggle task", toggleTaskSQL, userID, id, versionsArg(cond))
 	return t, false, s.whyNotFound(ctx, userID, id, cond, err)
 }
 

@@ -322,7 +322,7 @@ pgbench_args() {
     *) PGB_ARGS=() && return 0 ;;
   esac
   PGB_ARGS+=(-D chain=0 -D poolsize="$POOL_SIZE" -D listuser="$LIST_USER"
-    -D newtitle="$UPDATE_TITLE" -D setdesc=false -D flip=true -D noflip=false -D newdesc=- -D newdone="$UPDATE_DONE"
+    -D newtitle="$UPDATE_TITLE" -D setdesc=false -D newdesc=- -D newdone="$UPDATE_DONE"
     -D ctitle="$CREATE_TITLE" -D cdesc="$CREATE_DESC" -D k=0 -D blk=0 -D nclients="$c")
   if [ "$ep" = create ] || [ "$ep" = mix ]; then
     local rows=$((c * ((max + 64 * c - 1) / (64 * c) + 2)))

@@ -99,10 +99,8 @@ type script struct {
 // number of rows. pgbench reads the rows in all cases, as the service does.
 var scripts = []script{
 	{file: "get.sql", konst: "getTaskSQL", params: []string{"user_id", "description"}, end: `\gset`, chain: true},
-	// A toggle is the update statement that flips is_completed ($8) and
-	// sets nothing.
-	{file: "toggle.sql", konst: "updateTaskSQL", params: []string{"user_id", "description", "NULL", "setdesc", "NULL", "NULL", "NULL", "flip"}, end: `\gset`, chain: true},
-	{file: "update.sql", konst: "updateTaskSQL", params: []string{"user_id", "description", "newtitle", "setdesc", "newdesc", "newdone", "NULL", "noflip"}, end: `\gset`, chain: true},
+	{file: "toggle.sql", konst: "toggleTaskSQL", params: []string{"user_id", "description", "NULL"}, end: `\gset`, chain: true},
+	{file: "update.sql", konst: "updateTaskSQL", params: []string{"user_id", "description", "NULL", "newtitle", "setdesc", "newdesc", "newdone"}, end: `\gset`, chain: true},
 	{file: "list.sql", konst: "listAllTasksSQL", params: []string{"listuser", "1001"}, end: `\aset l_`},
 	{file: "listsmall.sql", konst: "listAllTasksSQL", params: []string{"user_id", "1001"}, end: `\aset l_`, chain: true},
 	{file: "create.sql", konst: "createTaskSQL", params: []string{"FRESH", "cuser", "ctitle", "cdesc", "0"}, end: `\gset c_`},
